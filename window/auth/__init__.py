@@ -1,0 +1,1 @@
+"""Who may do what: JWT access tokens, roles and their permissions, revocation."""

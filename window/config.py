@@ -1,0 +1,322 @@
+"""The one typed configuration: defaults, then a TOML file, then ``WINDOW_*``, then flags.
+
+Every section is a dataclass whose field defaults are *the* defaults; ``docs/window.toml`` is a
+fully commented copy that ``tests/test_config.py`` keeps equal to them. Unknown keys anywhere
+are rejected with the dotted key named, so a typo never silently falls back to a default.
+
+Environment: ``WINDOW_SECRET`` (auth.secret), ``WINDOW_DATA`` (server.data_dir) and, for any
+scalar key, ``WINDOW_<SECTION>__<KEY>`` such as ``WINDOW_SERVER__PORT=9000``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import os
+import re
+import tomllib
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from .errors import ConfigError
+
+SITE_NAME = re.compile(r"^[a-z0-9-]+$")
+
+
+class PrivacyMode(enum.StrEnum):
+    """What the privacy step does to a feed (see ``window.privacy``)."""
+
+    PEOPLE = "people"  # faces + motion + zones
+    FACES = "faces"  # faces + zones
+    FULL = "full"  # whole frame pixelated
+    CURTAIN = "curtain"  # slate only, no camera pixels
+    OFF = "off"  # development only: needs `window serve --dev-allow-privacy-off`
+
+
+@dataclass
+class ServerConfig:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    data_dir: str = "./window-data"
+    max_body_bytes: int = 65536
+    max_viewers_per_site: int = 64
+    max_sessions_total: int = 256
+    # Seconds a viewer session may exist without ICE connecting before it is reaped.
+    connect_timeout_s: float = 20.0
+    # Pages and scripts are served from here; empty: the `web/` folder of the checkout.
+    web_dir: str = ""
+
+
+@dataclass
+class AuthConfig:
+    # One algorithm: HS256 (shared secret) or EdDSA / ES256 (public key verifies).
+    algorithm: str = "HS256"
+    # HS256 secret; empty: $WINDOW_SECRET, else generated into the data dir on first start.
+    secret: str = ""
+    # EdDSA/ES256: PEM file of the public key that verifies tokens...
+    public_key_file: str = ""
+    # ...and, optionally, of the private key that lets `window token create` mint them here.
+    private_key_file: str = ""
+    issuer: str = "window"
+    audience: str = "window"
+    leeway_s: int = 30
+    default_ttl: str = "12h"
+    max_ttl: str = "400d"
+
+
+@dataclass
+class MediaConfig:
+    # Every feed is encoded once at this size and rate, whatever the camera sends.
+    width: int = 1280
+    height: int = 720
+    fps: int = 30
+    bitrate_kbps: int = 1500
+    # A viewer's keyframe requests (PLI/FIR, joins) are served at most this often per feed.
+    keyframe_min_interval_ms: int = 300
+    # Frames per second of the slate shown when no live video is allowed or available.
+    slate_fps: int = 5
+    # Seconds without a camera frame before the feed shows the "camera offline" slate.
+    camera_timeout_s: float = 3.0
+    # Encoded packets a viewer may fall behind before it skips to the next keyframe.
+    viewer_queue: int = 30
+
+
+@dataclass
+class PrivacyConfig:
+    mode: PrivacyMode = PrivacyMode.PEOPLE
+    # A frame whose privacy step takes longer than this goes out pixelated whole.
+    deadline_ms: int = 100
+    # Block size of whole-frame pixelation, in pixels of the output frame.
+    full_block_px: int = 32
+
+
+@dataclass
+class SiteConfig:
+    timezone: str = "UTC"
+    partner: str = ""
+    title: str = ""
+    # Weekly opening hours in the site's local time, such as "mon-fri 08:00-22:00";
+    # empty: always open.
+    hours: list[str] = field(default_factory=list)
+    # Regions always blurred: polygons of [x, y] points in 0..1 of the frame.
+    zones: list[list[list[float]]] = field(default_factory=list)
+
+
+def _default_sites() -> dict[str, SiteConfig]:
+    return {
+        "bochum": SiteConfig(timezone="Europe/Berlin", partner="tsukuba", title="Bochum"),
+        "tsukuba": SiteConfig(timezone="Asia/Tokyo", partner="bochum", title="Tsukuba"),
+    }
+
+
+@dataclass
+class LogConfig:
+    level: str = "info"
+    # "auto": JSON lines unless stderr is a terminal; "json" or "text" to force.
+    format: str = "auto"
+
+
+@dataclass
+class Config:
+    server: ServerConfig = field(default_factory=ServerConfig)
+    auth: AuthConfig = field(default_factory=AuthConfig)
+    media: MediaConfig = field(default_factory=MediaConfig)
+    privacy: PrivacyConfig = field(default_factory=PrivacyConfig)
+    log: LogConfig = field(default_factory=LogConfig)
+    sites: dict[str, SiteConfig] = field(default_factory=_default_sites)
+
+    @property
+    def data_path(self) -> Path:
+        return Path(self.server.data_dir)
+
+    def site(self, name: str) -> SiteConfig | None:
+        return self.sites.get(name)
+
+
+# ---------------------------------------------------------------------------------------------
+# Loading
+
+
+def _coerce(value: Any, tp: Any, key: str) -> Any:
+    """Check ``value`` against the annotation ``tp``; return it converted."""
+    origin = typing.get_origin(tp)
+    if dataclasses.is_dataclass(tp) and isinstance(tp, type):
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"{key}: expected a table")
+        return _build(tp, value, key)
+    if origin is dict:
+        _, vtype = typing.get_args(tp)
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"{key}: expected a table")
+        return {str(k): _coerce(v, vtype, f"{key}.{k}") for k, v in value.items()}
+    if origin is list:
+        (itype,) = typing.get_args(tp)
+        if not isinstance(value, list):
+            raise ConfigError(f"{key}: expected a list")
+        return [_coerce(v, itype, f"{key}[{i}]") for i, v in enumerate(value)]
+    if origin in (typing.Union, types.UnionType):
+        raise ConfigError(f"{key}: unsupported type")  # pragma: no cover - not used
+    if isinstance(tp, type) and issubclass(tp, enum.Enum):
+        try:
+            return tp(value)
+        except ValueError:
+            allowed = ", ".join(str(m.value) for m in tp)
+            raise ConfigError(f"{key}: {value!r} is not one of {allowed}") from None
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("1", "true", "yes", "on", "0", "false",
+                                                        "no", "off"):
+            return value.lower() in ("1", "true", "yes", "on")
+        raise ConfigError(f"{key}: expected true or false, got {value!r}")
+    if tp is int:
+        if isinstance(value, bool):
+            raise ConfigError(f"{key}: expected an integer, got {value!r}")
+        if isinstance(value, int):
+            return value
+        if isinstance(value, str):
+            try:
+                return int(value)
+            except ValueError:
+                pass
+        raise ConfigError(f"{key}: expected an integer, got {value!r}")
+    if tp is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        if isinstance(value, str):
+            try:
+                return float(value)
+            except ValueError:
+                pass
+        raise ConfigError(f"{key}: expected a number, got {value!r}")
+    if tp is str:
+        if isinstance(value, str):
+            return value
+        raise ConfigError(f"{key}: expected a string, got {value!r}")
+    raise ConfigError(f"{key}: unsupported type {tp!r}")  # pragma: no cover
+
+
+def _build(cls: type[Any], data: Mapping[str, Any], prefix: str) -> Any:
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    for k in data:
+        if k not in names:
+            dotted = f"{prefix}.{k}" if prefix else k
+            raise ConfigError(f"unknown key {dotted!r}")
+    kwargs = {
+        k: _coerce(v, hints[k], f"{prefix}.{k}" if prefix else k) for k, v in data.items()
+    }
+    return cls(**kwargs)
+
+
+def _merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for k, v in over.items():
+        if isinstance(v, Mapping) and isinstance(out.get(k), dict) and k != "sites":
+            out[k] = _merge(out[k], v)
+        else:
+            out[k] = v
+    return out
+
+
+def _env_layer(env: Mapping[str, str]) -> dict[str, Any]:
+    layer: dict[str, Any] = {}
+    if env.get("WINDOW_SECRET"):
+        layer.setdefault("auth", {})["secret"] = env["WINDOW_SECRET"]
+    if env.get("WINDOW_DATA"):
+        layer.setdefault("server", {})["data_dir"] = env["WINDOW_DATA"]
+    sections = {f.name for f in dataclasses.fields(Config)} - {"sites"}
+    for name, value in env.items():
+        if not name.startswith("WINDOW_") or "__" not in name:
+            continue
+        section, _, key = name[len("WINDOW_"):].lower().partition("__")
+        if section not in sections:
+            raise ConfigError(f"unknown key {section + '.' + key!r} (from ${name})")
+        layer.setdefault(section, {})[key] = value
+    return layer
+
+
+def validate(cfg: Config) -> None:
+    """Checks that span keys: names, partners, time zones, sizes."""
+    if not cfg.sites:
+        raise ConfigError("sites: at least one site is needed")
+    for name, site in cfg.sites.items():
+        if not SITE_NAME.match(name):
+            raise ConfigError(f"sites.{name}: site names are lowercase [a-z0-9-]+")
+        if site.partner and site.partner not in cfg.sites:
+            raise ConfigError(f"sites.{name}.partner: unknown site {site.partner!r}")
+        try:
+            ZoneInfo(site.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ConfigError(
+                f"sites.{name}.timezone: unknown time zone {site.timezone!r}") from None
+        from .sites import parse_hours  # local: sites imports config
+
+        try:
+            parse_hours(site.hours)
+        except ValueError as e:
+            raise ConfigError(f"sites.{name}.hours: {e}") from None
+        for i, zone in enumerate(site.zones):
+            if len(zone) < 3 or any(len(p) != 2 or not all(0 <= c <= 1 for c in p)
+                                    for p in zone):
+                raise ConfigError(
+                    f"sites.{name}.zones[{i}]: a zone is 3 or more [x, y] points in 0..1")
+    if cfg.auth.algorithm not in ("HS256", "EdDSA", "ES256"):
+        raise ConfigError(f"auth.algorithm: {cfg.auth.algorithm!r} is not HS256, EdDSA or ES256")
+    if cfg.auth.algorithm != "HS256" and not cfg.auth.public_key_file:
+        raise ConfigError(f"auth.public_key_file: required for {cfg.auth.algorithm}")
+    m = cfg.media
+    if m.width % 2 or m.height % 2 or not (16 <= m.width <= 3840 and 16 <= m.height <= 2160):
+        raise ConfigError("media.width/height: even numbers from 16x16 to 3840x2160")
+    if not 1 <= m.fps <= 60:
+        raise ConfigError("media.fps: 1 to 60")
+    if not 1 <= m.slate_fps <= m.fps:
+        raise ConfigError("media.slate_fps: 1 to media.fps")
+    if not 1 <= cfg.server.port <= 65535:
+        raise ConfigError("server.port: 1 to 65535")
+    if cfg.log.level.lower() not in ("debug", "info", "warning", "error"):
+        raise ConfigError("log.level: debug, info, warning or error")
+    if cfg.log.format not in ("auto", "json", "text"):
+        raise ConfigError("log.format: auto, json or text")
+    from .durations import parse_duration
+
+    for key in ("default_ttl", "max_ttl"):
+        try:
+            parse_duration(getattr(cfg.auth, key))
+        except ValueError as e:
+            raise ConfigError(f"auth.{key}: {e}") from None
+
+
+def load(
+    path: str | Path | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    flags: Mapping[str, Any] | None = None,
+) -> Config:
+    """Build the configuration from its four layers and validate it.
+
+    ``flags`` is a nested mapping such as ``{"server": {"port": 9000}}``; ``None`` values are
+    skipped so that unset command-line flags do not override anything.
+    """
+    data: dict[str, Any] = {}
+    if path is not None:
+        p = Path(path)
+        try:
+            with p.open("rb") as fh:
+                data = tomllib.load(fh)
+        except FileNotFoundError:
+            raise ConfigError(f"config file {str(p)!r} not found") from None
+        except tomllib.TOMLDecodeError as e:
+            raise ConfigError(f"config file {str(p)!r}: {e}") from None
+    data = _merge(data, _env_layer(os.environ if env is None else env))
+    if flags:
+        clean = {s: {k: v for k, v in kv.items() if v is not None} for s, kv in flags.items()}
+        data = _merge(data, {s: kv for s, kv in clean.items() if kv})
+    cfg: Config = _build(Config, data, "")
+    validate(cfg)
+    return cfg

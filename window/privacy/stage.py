@@ -1,0 +1,128 @@
+"""The privacy stage of one feed: runs its filter on a worker thread under a watchdog.
+
+Fail closed: when the filter raises, misses the per-frame deadline, is still busy with an
+earlier frame (backlog) or is not warmed up yet, the frame is pixelated whole instead. The
+caller gets either a frame that passed the filter, a whole-frame pixelation, or ``None``
+(curtain: send no camera pixels).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import Counter, deque
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from ..config import PrivacyConfig, PrivacyMode, SiteConfig
+from ..errors import Forbidden
+from .factory import make_filter
+from .filter import FilterResult, PrivacyFilter
+from .pixelate import Image, pixelate_whole
+
+log = logging.getLogger("window.privacy")
+
+
+@dataclass
+class PrivacyStats:
+    frames: int = 0
+    whole_by_reason: Counter[str] = field(default_factory=Counter)
+    latency_ms: deque[float] = field(default_factory=lambda: deque(maxlen=300))
+    faces: int = 0  # in the last filtered frame
+    regions: int = 0
+    blurred_share: float = 1.0
+
+    def snapshot(self) -> dict[str, object]:
+        lat = sorted(self.latency_ms)
+
+        def pct(p: float) -> float | None:
+            return round(lat[min(len(lat) - 1, int(p * len(lat)))], 2) if lat else None
+
+        return {
+            "frames": self.frames,
+            "whole_frame_blurs": dict(self.whole_by_reason),
+            "latency_ms_p50": pct(0.5),
+            "latency_ms_p95": pct(0.95),
+            "faces": self.faces,
+            "regions": self.regions,
+            "blurred_share": round(self.blurred_share, 3),
+        }
+
+
+class PrivacyStage:
+    def __init__(self, site_name: str, cfg: PrivacyConfig, site: SiteConfig,
+                 *, allow_off: bool = False) -> None:
+        self.site_name = site_name
+        self.cfg = cfg
+        self.site = site
+        self.allow_off = allow_off
+        self.stats = PrivacyStats()
+        self._worker = ThreadPoolExecutor(1, thread_name_prefix=f"privacy-{site_name}")
+        self._fallback = ThreadPoolExecutor(1, thread_name_prefix=f"blur-{site_name}")
+        self._busy: Future[FilterResult] | None = None
+        self._mode = PrivacyMode.FULL
+        self._filter: PrivacyFilter | None = None
+        self.set_mode(cfg.mode)
+
+    @property
+    def mode(self) -> PrivacyMode:
+        return self._mode
+
+    def set_mode(self, mode: PrivacyMode) -> None:
+        """Switch filters; refuses ``off`` unless the server was started to allow it."""
+        if mode is PrivacyMode.OFF and not self.allow_off:
+            raise Forbidden("privacy mode 'off' needs `window serve --dev-allow-privacy-off`")
+        old = self._filter
+        self._filter = make_filter(mode, self.cfg, self.site)
+        self._mode = mode
+        if old is not None:
+            self._worker.submit(old.close)
+        log.info("privacy mode", extra={"site": self.site_name, "mode": str(mode)})
+
+    @property
+    def curtain(self) -> bool:
+        return self._filter is None
+
+    def _whole(self, image: Image, reason: str) -> Image:
+        self.stats.whole_by_reason[reason] += 1
+        return pixelate_whole(image, self.cfg.full_block_px)
+
+    async def process(self, image: Image) -> Image | None:
+        """The frame as it may leave the relay, or ``None`` for no camera pixels."""
+        flt = self._filter
+        if flt is None:
+            return None
+        self.stats.frames += 1
+        loop = asyncio.get_running_loop()
+        if self._busy is not None and not self._busy.done():
+            return await loop.run_in_executor(self._fallback, self._whole, image, "backlog")
+        if not flt.ready():
+            return await loop.run_in_executor(self._fallback, self._whole, image, "warming")
+        # The filter may modify its input in place: keep our own copy for the fallback.
+        source = image.copy() if flt.name != "full" else image
+        started = time.perf_counter()
+        fut = self._worker.submit(flt.apply, image)
+        self._busy = fut
+        try:
+            result = await asyncio.wait_for(asyncio.wrap_future(fut), self.cfg.deadline_ms / 1000)
+        except TimeoutError:
+            log.warning("privacy deadline missed", extra={"site": self.site_name})
+            return await loop.run_in_executor(self._fallback, self._whole, source, "deadline")
+        except Exception:
+            log.exception("privacy filter failed", extra={"site": self.site_name})
+            return await loop.run_in_executor(self._fallback, self._whole, source, "error")
+        if flt is not self._filter:  # the mode changed while this frame was in the filter
+            return await self.process(source)
+        self.stats.latency_ms.append((time.perf_counter() - started) * 1000)
+        self.stats.faces, self.stats.regions = result.faces, result.regions
+        self.stats.blurred_share = result.blurred_share
+        if result.whole:
+            self.stats.whole_by_reason[result.whole_reason or "filter"] += 1
+        return result.image
+
+    def close(self) -> None:
+        if self._filter is not None:
+            self._worker.submit(self._filter.close)
+        self._worker.shutdown(wait=False, cancel_futures=True)
+        self._fallback.shutdown(wait=False, cancel_futures=True)
