@@ -50,6 +50,9 @@ class ServerConfig:
     connect_timeout_s: float = 20.0
     # Pages and scripts are served from here; empty: the `web/` folder of the checkout.
     web_dir: str = ""
+    # ICE servers the relay's own peers use, such as "stun:stun.example.org:3478".
+    # Empty: host candidates only (what a relay with a public address needs).
+    ice_servers: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -277,8 +280,8 @@ def validate(cfg: Config) -> None:
         raise ConfigError("media.fps: 1 to 60")
     if not 1 <= m.slate_fps <= m.fps:
         raise ConfigError("media.slate_fps: 1 to media.fps")
-    if not 1 <= cfg.server.port <= 65535:
-        raise ConfigError("server.port: 1 to 65535")
+    if not 0 <= cfg.server.port <= 65535:
+        raise ConfigError("server.port: 0 (any free port) to 65535")
     if cfg.log.level.lower() not in ("debug", "info", "warning", "error"):
         raise ConfigError("log.level: debug, info, warning or error")
     if cfg.log.format not in ("auto", "json", "text"):

@@ -1,0 +1,61 @@
+"""One VP8 encoder per feed, shared by all of its viewers.
+
+aiortc's senders only packetize when a track hands them ``av.Packet``s, so the cost of a viewer
+is a few memcpy's instead of a whole encode. Keyframes are forced here, not in the senders.
+Runs on a worker thread; libvpx releases the GIL.
+"""
+
+from __future__ import annotations
+
+import fractions
+import multiprocessing
+
+import av
+from av.video.frame import PictureType
+
+TIME_BASE = fractions.Fraction(1, 90000)
+
+
+class Vp8Encoder:
+    def __init__(self, width: int, height: int, fps: int, bitrate: int) -> None:
+        self.width = width
+        self.height = height
+        codec = av.CodecContext.create("libvpx", "w")
+        codec.width = width
+        codec.height = height
+        codec.pix_fmt = "yuv420p"
+        codec.time_base = TIME_BASE
+        codec.framerate = fractions.Fraction(fps, 1)
+        codec.bit_rate = bitrate
+        codec.gop_size = 3000  # keyframes when asked for, plus a safety net every ~100 s
+        codec.qmin = 2
+        codec.qmax = 56
+        codec.options = {
+            "bufsize": str(bitrate),
+            "cpu-used": "-6",
+            "deadline": "realtime",
+            "lag-in-frames": "0",
+            "minrate": str(bitrate),
+            "maxrate": str(bitrate),
+            "noise-sensitivity": "0",
+            "overshoot-pct": "15",
+            "partitions": "0",
+            "static-thresh": "1",
+            "undershoot-pct": "100",
+            "error-resilient": "1",
+        }
+        cores = multiprocessing.cpu_count()
+        codec.thread_count = min(cores, 2) if width * height >= 640 * 480 else 1
+        self.codec = codec
+
+    def encode(self, frame: av.VideoFrame, pts: int, keyframe: bool) -> list[av.Packet]:
+        """Encode one frame; ``pts`` is in 1/90000 s. Returns the packets (usually one)."""
+        if frame.format.name != "yuv420p":
+            frame = frame.reformat(format="yuv420p")
+        frame.pts = pts
+        frame.time_base = TIME_BASE
+        frame.pict_type = PictureType.I if keyframe else PictureType.NONE
+        packets = list(self.codec.encode(frame))
+        for p in packets:
+            p.time_base = TIME_BASE
+        return packets

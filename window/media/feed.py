@@ -1,0 +1,324 @@
+"""One site's feed: camera frames → privacy step → one shared encoder → every viewer.
+
+The feed always exists. It owns two tasks: ``_process`` turns the newest camera frame (or a
+slate when there is no live video) into a frame that may leave the relay, and ``_encode``
+encodes the newest such frame once and hands the same packets to every viewer. Each hop keeps
+only the newest item, so a slow stage drops frames instead of building a backlog. All pixel
+work runs on worker threads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import logging
+import time
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import av
+import cv2
+import numpy as np
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+
+from ..config import MediaConfig
+from ..privacy.pixelate import Image
+from ..privacy.stage import PrivacyStage
+from ..sites import SiteClock
+from .encoder import Vp8Encoder
+from .feed_track import FeedTrack
+from .rate import RateMeter, percentile
+from .slate import SlateCache
+
+log = logging.getLogger("window.feed")
+
+
+class FeedState(enum.StrEnum):
+    LIVE = "live"
+    OFFLINE = "offline"  # no camera, or its frames stopped
+    PAUSED = "paused"  # operators' curtain (or privacy mode "curtain")
+    CLOSED = "closed"  # outside opening hours
+    STOPPING = "stopping"  # the relay is shutting down
+
+
+def letterbox(image: Image, width: int, height: int) -> Image:
+    """``image`` scaled to fit ``width``×``height``, centred on black."""
+    h, w = image.shape[:2]
+    if (w, h) == (width, height):
+        return image
+    scale = min(width / w, height / h)
+    nw, nh = max(2, int(w * scale)), max(2, int(h * scale))
+    resized = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_AREA)
+    if (nw, nh) == (width, height):
+        return resized
+    out = np.zeros((height, width, 3), np.uint8)
+    x, y = (width - nw) // 2, (height - nh) // 2
+    out[y:y + nh, x:x + nw] = resized
+    return out
+
+
+class Feed:
+    def __init__(self, name: str, media: MediaConfig, clock: SiteClock, privacy: PrivacyStage,
+                 on_state: Callable[[Feed, FeedState], None] | None = None) -> None:
+        self.name = name
+        self.media = media
+        self.clock = clock
+        self.privacy = privacy
+        self.on_state = on_state
+        self.paused = False
+        self.stopping = False
+        self.viewers: set[FeedTrack] = set()
+        self.publisher_id: str | None = None
+        self._ingest: asyncio.Task[None] | None = None
+        self._latest: av.VideoFrame | None = None
+        self._frame_ready = asyncio.Event()
+        self._wake = asyncio.Event()
+        self._last_frame_at = float("-inf")
+        self._mailbox: tuple[Image, bool] | None = None
+        self._mailbox_ready = asyncio.Event()
+        self._keyframe_wanted = True
+        self._last_keyframe_at = float("-inf")
+        self._last_pts = -1
+        self._t0 = time.monotonic()
+        self._slate = SlateCache(media.width, media.height, clock.title)
+        self._encoder = Vp8Encoder(media.width, media.height, media.fps,
+                                   media.bitrate_kbps * 1000)
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix=f"encode-{name}")
+        self._tasks: list[asyncio.Task[None]] = []
+        self._state = FeedState.OFFLINE
+        self._open_cache: tuple[int, bool] = (-1, True)
+        # figures
+        self.frames_in = RateMeter()
+        self.frames_out = RateMeter()
+        self.bytes_out = 0
+        self.keyframes = 0
+        self.encode_ms: deque[float] = deque(maxlen=300)
+        self.camera_size: tuple[int, int] | None = None
+
+    # life cycle -------------------------------------------------------------------------------
+    def start(self) -> None:
+        self._tasks = [
+            asyncio.create_task(self._process(), name=f"feed-{self.name}-process"),
+            asyncio.create_task(self._encode(), name=f"feed-{self.name}-encode"),
+        ]
+
+    async def close(self) -> None:
+        if self._ingest is not None:
+            self._ingest.cancel()
+        for t in self._tasks:
+            t.cancel()
+        await asyncio.gather(*self._tasks, *([self._ingest] if self._ingest else []),
+                             return_exceptions=True)
+        for v in list(self.viewers):
+            v.stop()
+        self.viewers.clear()
+        self.privacy.close()
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    # state ------------------------------------------------------------------------------------
+    def _is_open(self) -> bool:
+        second = int(time.monotonic())
+        if self._open_cache[0] != second:
+            self._open_cache = (second, self.clock.is_open())
+        return self._open_cache[1]
+
+    def state(self) -> FeedState:
+        if self.stopping:
+            return FeedState.STOPPING
+        if not self._is_open():
+            return FeedState.CLOSED
+        if self.paused or self.privacy.curtain:
+            return FeedState.PAUSED
+        if (self.publisher_id is None
+                or time.monotonic() - self._last_frame_at > self.media.camera_timeout_s):
+            return FeedState.OFFLINE
+        return FeedState.LIVE
+
+    def _note_state(self, state: FeedState) -> None:
+        if state is not self._state:
+            log.info("feed state", extra={"site": self.name, "from": str(self._state),
+                                          "to": str(state)})
+            self._state = state
+            self.request_keyframe()
+            if self.on_state is not None:
+                self.on_state(self, state)
+
+    def wake(self) -> None:
+        """Re-evaluate the state now (pause, mode or camera changed)."""
+        self._wake.set()
+
+    def set_paused(self, paused: bool) -> None:
+        self.paused = paused
+        self.wake()
+
+    # camera -----------------------------------------------------------------------------------
+    def attach(self, publisher_id: str, track: MediaStreamTrack) -> None:
+        """Make ``track`` this feed's camera, replacing any other."""
+        if self._ingest is not None:
+            self._ingest.cancel()
+        self.publisher_id = publisher_id
+        self._ingest = asyncio.create_task(self._read_camera(publisher_id, track),
+                                           name=f"feed-{self.name}-ingest")
+
+    def detach(self, publisher_id: str) -> None:
+        if self.publisher_id != publisher_id:
+            return
+        self.publisher_id = None
+        self._latest = None
+        if self._ingest is not None:
+            self._ingest.cancel()
+            self._ingest = None
+        self.wake()
+
+    async def _read_camera(self, publisher_id: str, track: MediaStreamTrack) -> None:
+        try:
+            while self.publisher_id == publisher_id:
+                frame = await track.recv()
+                if self.publisher_id != publisher_id:
+                    break
+                if not isinstance(frame, av.VideoFrame):
+                    continue
+                self._latest = frame
+                self._last_frame_at = time.monotonic()
+                self.frames_in.tick()
+                self.camera_size = (frame.width, frame.height)
+                self._frame_ready.set()
+                if self._state is FeedState.OFFLINE:
+                    self._wake.set()
+        except MediaStreamError:
+            log.info("camera track ended", extra={"site": self.name})
+
+    # viewers ----------------------------------------------------------------------------------
+    def subscribe(self) -> FeedTrack:
+        track = FeedTrack(self.media.viewer_queue, self.request_keyframe)
+        self.viewers.add(track)
+        self.request_keyframe()
+        return track
+
+    def unsubscribe(self, track: FeedTrack) -> None:
+        self.viewers.discard(track)
+        track.stop()
+
+    def request_keyframe(self) -> None:
+        """A keyframe soon: served at most every ``keyframe_min_interval_ms``."""
+        self._keyframe_wanted = True
+
+    def _take_keyframe(self) -> bool:
+        now = time.monotonic()
+        if (self._keyframe_wanted
+                and now - self._last_keyframe_at >= self.media.keyframe_min_interval_ms / 1000):
+            self._keyframe_wanted = False
+            self._last_keyframe_at = now
+            return True
+        return False
+
+    # the two stages ---------------------------------------------------------------------------
+    def _post(self, image: Image, camera: bool) -> None:
+        self._mailbox = (image, camera)
+        self._mailbox_ready.set()
+
+    def _prepare(self, frame: av.VideoFrame) -> Image:
+        image: Image = frame.to_ndarray(format="bgr24")
+        return letterbox(image, self.media.width, self.media.height)
+
+    def _slate_image(self, state: FeedState) -> Image:
+        local = self.clock.now()
+        detail = ""
+        if state is FeedState.CLOSED:
+            opening = self.clock.next_opening()
+            if opening is not None:
+                detail = "Opens " + opening.strftime("%a %H:%M")
+        return self._slate.get(str(state), local, detail)
+
+    async def _process(self) -> None:
+        loop = asyncio.get_running_loop()
+        slate_interval = 1 / self.media.slate_fps
+        while True:
+            try:
+                state = self.state()
+                self._note_state(state)
+                if state is FeedState.LIVE:
+                    try:
+                        await asyncio.wait_for(self._frame_ready.wait(), slate_interval)
+                    except TimeoutError:
+                        continue
+                    self._frame_ready.clear()
+                    frame, self._latest = self._latest, None
+                    if frame is None:
+                        continue
+                    image = await loop.run_in_executor(None, self._prepare, frame)
+                    private = await self.privacy.process(image)
+                    if private is not None:
+                        self._post(private, camera=True)
+                else:
+                    slate = await loop.run_in_executor(None, self._slate_image, state)
+                    self._post(slate, camera=False)
+                    self._wake.clear()
+                    try:
+                        await asyncio.wait_for(self._wake.wait(), slate_interval)
+                    except TimeoutError:
+                        pass
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("feed processing failed; continuing", extra={"site": self.name})
+                await asyncio.sleep(0.1)
+
+    def _encode_image(self, image: Image, pts: int, keyframe: bool) -> list[av.Packet]:
+        started = time.perf_counter()
+        frame = av.VideoFrame.from_ndarray(image, format="bgr24")
+        packets = self._encoder.encode(frame, pts, keyframe)
+        self.encode_ms.append((time.perf_counter() - started) * 1000)
+        return packets
+
+    async def _encode(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                await self._mailbox_ready.wait()
+                self._mailbox_ready.clear()
+                item, self._mailbox = self._mailbox, None
+                if item is None:
+                    continue
+                image, camera = item
+                if camera and self.state() is not FeedState.LIVE:
+                    continue  # the curtain came down while this frame was processed
+                if not self.viewers:
+                    continue
+                pts = int((time.monotonic() - self._t0) * 90000)
+                pts = max(pts, self._last_pts + 1)
+                self._last_pts = pts
+                keyframe = self._take_keyframe()
+                packets = await loop.run_in_executor(
+                    self._pool, self._encode_image, image, pts, keyframe)
+                for packet in packets:
+                    is_key = bool(packet.is_keyframe)
+                    self.keyframes += is_key
+                    self.bytes_out += packet.size
+                    for viewer in list(self.viewers):
+                        viewer.put(packet, is_key)
+                self.frames_out.tick()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("feed encoding failed; continuing", extra={"site": self.name})
+                self.request_keyframe()
+                await asyncio.sleep(0.1)
+
+    # figures ----------------------------------------------------------------------------------
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "state": str(self.state()),
+            "camera": self.publisher_id is not None,
+            "camera_size": list(self.camera_size) if self.camera_size else None,
+            "fps_in": round(self.frames_in.rate(), 1),
+            "fps_out": round(self.frames_out.rate(), 1),
+            "frames_out": self.frames_out.total,
+            "bytes_out": self.bytes_out,
+            "keyframes": self.keyframes,
+            "encode_ms_p50": percentile(list(self.encode_ms), 0.5),
+            "viewers": len(self.viewers),
+            "privacy": {"mode": str(self.privacy.mode), **self.privacy.stats.snapshot()},
+        }

@@ -1,0 +1,307 @@
+"""The relay: every site's feed and every peer connection, owned in one place.
+
+``start`` brings the feeds up, ``close`` tears everything down; in between, WHIP and WHEP
+handlers call ``publish``, ``watch``, ``trickle`` and ``end``. A reaper closes sessions whose
+peers vanished or never connected.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from typing import Any
+
+from aiortc import (
+    RTCConfiguration,
+    RTCIceServer,
+    RTCPeerConnection,
+    RTCRtpSender,
+    RTCSessionDescription,
+)
+from aiortc.mediastreams import MediaStreamTrack
+from aiortc.sdp import candidate_from_sdp
+
+from .auth.tokens import Grant
+from .config import Config, PrivacyMode
+from .errors import AtCapacity, BadRequest, NotFound, UnprocessableEntity
+from .events import EventBus
+from .media.dtls import allow_rsa_peers
+from .media.feed import Feed, FeedState
+from .privacy.stage import PrivacyStage
+from .signalling.sdpfrag import SdpFrag
+from .signalling.session import Session, SessionKind
+from .sites import SiteClock
+from .store import Store
+
+log = logging.getLogger("window.relay")
+
+
+def _ufrag(sdp: str) -> str | None:
+    for line in sdp.splitlines():
+        if line.startswith("a=ice-ufrag:"):
+            return line.split(":", 1)[1].strip()
+    return None
+
+
+class Relay:
+    def __init__(self, cfg: Config, store: Store, *, allow_privacy_off: bool = False,
+                 events: EventBus | None = None) -> None:
+        self.cfg = cfg
+        self.store = store
+        self.allow_privacy_off = allow_privacy_off
+        self.events = events or EventBus()
+        self.feeds: dict[str, Feed] = {}
+        self.sessions: dict[str, Session] = {}
+        self.clocks = {name: SiteClock(name, site) for name, site in cfg.sites.items()}
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._reaper: asyncio.Task[None] | None = None
+        self.started_at = time.time()
+        allow_rsa_peers()
+
+    # life cycle -------------------------------------------------------------------------------
+    async def start(self) -> None:
+        for name, site in self.cfg.sites.items():
+            stage = PrivacyStage(name, self.cfg.privacy, site, allow_off=self.allow_privacy_off)
+            saved = await asyncio.to_thread(self.store.settings, f"site:{name}")
+            feed = Feed(name, self.cfg.media, self.clocks[name], stage, self._on_feed_state)
+            if "mode" in saved:
+                try:
+                    stage.set_mode(PrivacyMode(saved["mode"]))
+                except Exception:
+                    log.warning("saved privacy mode not allowed; using the configured one",
+                                extra={"site": name, "saved": saved["mode"]})
+            feed.paused = bool(saved.get("paused", False))
+            feed.start()
+            self.feeds[name] = feed
+        self._reaper = asyncio.create_task(self._reap(), name="relay-reaper")
+
+    async def close(self, *, drain_s: float = 0.0) -> None:
+        """Show the closing slate for ``drain_s`` seconds, then close every session and feed."""
+        if drain_s > 0:
+            for feed in self.feeds.values():
+                feed.stopping = True
+                feed.wake()
+            await asyncio.sleep(drain_s)
+        if self._reaper is not None:
+            self._reaper.cancel()
+            await asyncio.gather(self._reaper, return_exceptions=True)
+        await asyncio.gather(*(self._close_session(s, "shutdown") for s in
+                               list(self.sessions.values())), return_exceptions=True)
+        for t in list(self._tasks):
+            t.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*(f.close() for f in self.feeds.values()), return_exceptions=True)
+
+    def _spawn(self, coro: Any, name: str) -> None:
+        task = asyncio.create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # lookup -----------------------------------------------------------------------------------
+    def feed(self, site: str) -> Feed:
+        feed = self.feeds.get(site)
+        if feed is None:
+            raise NotFound(f"unknown site {site!r}")
+        return feed
+
+    def session(self, site: str, session_id: str, kind: SessionKind) -> Session:
+        s = self.sessions.get(session_id)
+        if s is None or s.site != site or s.kind is not kind or s.closed:
+            raise NotFound("no such session")
+        return s
+
+    def viewers_of(self, site: str) -> list[Session]:
+        return [s for s in self.sessions.values()
+                if s.site == site and s.kind is SessionKind.VIEWER and not s.closed]
+
+    def publisher_of(self, site: str) -> Session | None:
+        feed = self.feeds.get(site)
+        if feed is None or feed.publisher_id is None:
+            return None
+        return self.sessions.get(feed.publisher_id)
+
+    # peers ------------------------------------------------------------------------------------
+    def _new_pc(self) -> RTCPeerConnection:
+        servers = [RTCIceServer(url) for url in self.cfg.server.ice_servers]
+        return RTCPeerConnection(RTCConfiguration(iceServers=servers))
+
+    def _check_capacity(self) -> None:
+        if len(self.sessions) >= self.cfg.server.max_sessions_total:
+            raise AtCapacity("the relay is at its session limit; try again soon")
+
+    def _watch_state(self, session: Session) -> None:
+        pc = session.pc
+
+        @pc.on("connectionstatechange")
+        async def on_change() -> None:
+            state = pc.connectionState
+            log.info("peer state", extra={"session": session.id[:8], "kind": str(session.kind),
+                                          "site": session.site, "state": state})
+            if state == "connected" and session.connected_at is None:
+                session.connected_at = time.monotonic()
+                if session.kind is SessionKind.VIEWER:
+                    self.feed(session.site).request_keyframe()
+            if state in ("failed", "closed"):
+                self._spawn(self._close_session(session, state), f"close-{session.id[:8]}")
+
+    async def _answer(self, pc: RTCPeerConnection, offer: str) -> str:
+        try:
+            await pc.setRemoteDescription(RTCSessionDescription(offer, "offer"))
+            answer = await pc.createAnswer()
+            await pc.setLocalDescription(answer)
+        except (ValueError, KeyError, IndexError, AssertionError, TypeError) as e:
+            raise BadRequest(f"malformed SDP: {e}".splitlines()[0][:200]) from None
+        return str(pc.localDescription.sdp)
+
+    async def publish(self, site: str, offer: str, grant: Grant, remote: str
+                      ) -> tuple[Session, str]:
+        """A camera's WHIP offer: answer it and make it the site's camera."""
+        feed = self.feed(site)
+        self._check_capacity()
+        pc = self._new_pc()
+        session = Session(SessionKind.PUBLISHER, site, pc, grant, remote,
+                          remote_ufrag=_ufrag(offer))
+        video: list[MediaStreamTrack] = []
+
+        @pc.on("track")
+        def on_track(track: MediaStreamTrack) -> None:
+            if track.kind == "video" and not video:
+                video.append(track)
+
+        try:
+            await pc.setRemoteDescription(RTCSessionDescription(offer, "offer"))
+            for t in pc.getTransceivers():
+                if t.kind != "video" or t.receiver.track is not (video[0] if video else None):
+                    t.direction = "inactive"  # no sound and no second picture: only video
+            answer = await pc.createAnswer()
+            await pc.setLocalDescription(answer)
+        except (ValueError, KeyError, IndexError, AssertionError, TypeError) as e:
+            await pc.close()
+            raise BadRequest(f"malformed SDP: {e}".splitlines()[0][:200]) from None
+        except BaseException:
+            await pc.close()
+            raise
+        if not video:
+            await pc.close()
+            raise BadRequest("the offer sends no video")
+        old = self.publisher_of(site)
+        self.sessions[session.id] = session
+        self._watch_state(session)
+        feed.attach(session.id, video[0])
+        if old is not None:
+            log.info("camera replaced", extra={"site": site, "old": old.id[:8]})
+            self._spawn(self._close_session(old, "replaced"), f"close-{old.id[:8]}")
+        self.events.publish({"type": "camera", "site": site, "connected": True})
+        return session, str(pc.localDescription.sdp)
+
+    async def watch(self, site: str, offer: str, grant: Grant, remote: str
+                    ) -> tuple[Session, str]:
+        """A viewer's WHEP offer: answer with the site's feed."""
+        feed = self.feed(site)
+        if "vp8/90000" not in offer.lower():
+            raise BadRequest("the offer must accept VP8 video")
+        if len(feed.viewers) >= self.cfg.server.max_viewers_per_site:
+            raise AtCapacity(f"site {site!r} has its maximum of viewers; try again soon")
+        self._check_capacity()
+        pc = self._new_pc()
+        track = feed.subscribe()
+        session = Session(SessionKind.VIEWER, site, pc, grant, remote, track=track,
+                          remote_ufrag=_ufrag(offer))
+        try:
+            transceiver = pc.addTransceiver(track, direction="sendonly")
+            caps = RTCRtpSender.getCapabilities("video")
+            transceiver.setCodecPreferences(
+                [c for c in caps.codecs if c.mimeType.lower() in ("video/vp8", "video/rtx")])
+            sdp = await self._answer(pc, offer)
+            if f"a=mid:{transceiver.mid}" not in sdp or transceiver.currentDirection not in (
+                    "sendonly", "sendrecv"):
+                raise BadRequest("the offer does not receive video")
+        except BaseException:
+            feed.unsubscribe(track)
+            await pc.close()
+            raise
+        # Keyframe requests (PLI/FIR) from this viewer go to the shared encoder.
+        transceiver.sender._send_keyframe = feed.request_keyframe
+        self.sessions[session.id] = session
+        self._watch_state(session)
+        self._viewers_changed(site)
+        return session, sdp
+
+    async def trickle(self, session: Session, frag: SdpFrag) -> None:
+        """Add trickled candidates (RFC 8840); ICE restarts are not supported (422)."""
+        if frag.ufrag is not None and session.remote_ufrag and frag.ufrag != session.remote_ufrag:
+            raise UnprocessableEntity("ICE restart is not supported; start a new session")
+        transceivers = session.pc.getTransceivers()
+        for mid, line in frag.candidates:
+            try:
+                candidate = candidate_from_sdp(line.split(":", 1)[1])
+            except (ValueError, IndexError):
+                continue  # RFC 9725: discard what we cannot use, keep the rest
+            candidate.sdpMid = mid or (transceivers[0].mid if transceivers else "0")
+            with contextlib.suppress(Exception):
+                await session.pc.addIceCandidate(candidate)
+        if frag.end_of_candidates:
+            with contextlib.suppress(Exception):
+                await session.pc.addIceCandidate(None)
+
+    async def end(self, session: Session, reason: str = "deleted") -> None:
+        await self._close_session(session, reason)
+
+    async def kick_subject(self, jti: str) -> int:
+        """Close every session opened with token ``jti`` (after it was revoked)."""
+        victims = [s for s in self.sessions.values() if s.grant.jti == jti]
+        for s in victims:
+            await self._close_session(s, "revoked")
+        return len(victims)
+
+    async def _close_session(self, session: Session, reason: str) -> None:
+        if session.closed:
+            return
+        session.closed = True
+        self.sessions.pop(session.id, None)
+        feed = self.feeds.get(session.site)
+        if feed is not None:
+            if session.kind is SessionKind.PUBLISHER:
+                was_current = feed.publisher_id == session.id
+                feed.detach(session.id)
+                if was_current:
+                    self.events.publish({"type": "camera", "site": session.site,
+                                         "connected": False})
+            elif session.track is not None:
+                feed.unsubscribe(session.track)
+                self._viewers_changed(session.site)
+        log.info("session closed", extra={"session": session.id[:8], "kind": str(session.kind),
+                                          "site": session.site, "reason": reason})
+        with contextlib.suppress(Exception):
+            await session.pc.close()
+
+    async def _reap(self) -> None:
+        timeout = self.cfg.server.connect_timeout_s
+        while True:
+            await asyncio.sleep(min(5.0, timeout / 2))
+            now = time.monotonic()
+            for s in list(self.sessions.values()):
+                state = s.pc.connectionState
+                if state in ("failed", "closed"):
+                    await self._close_session(s, "reaped: " + state)
+                elif s.connected_at is None and now - s.created > timeout:
+                    await self._close_session(s, "reaped: never connected")
+
+    # events -----------------------------------------------------------------------------------
+    def _on_feed_state(self, feed: Feed, state: FeedState) -> None:
+        self.events.publish({"type": "feed", "site": feed.name, "state": str(state),
+                             "mode": str(feed.privacy.mode)})
+
+    def _viewers_changed(self, site: str) -> None:
+        self.events.publish({"type": "viewers", "site": site,
+                             "count": len(self.viewers_of(site))})
+
+    # figures ----------------------------------------------------------------------------------
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "uptime_s": round(time.time() - self.started_at, 1),
+            "sessions": len(self.sessions),
+            "sites": {name: feed.snapshot() for name, feed in self.feeds.items()},
+        }

@@ -1,0 +1,117 @@
+"""WHIP (cameras publish) and WHEP (viewers watch) over HTTP.
+
+Both are the same shape, per RFC 9725: ``POST`` an SDP offer to ``/{whip|whep}/{site}``, get
+``201`` with the answer, ``Location`` and ``ETag``; ``PATCH`` the session with trickle-ICE
+fragments; ``DELETE`` it to hang up; ``OPTIONS`` tells what is accepted.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from ..auth.guard import Guard, bearer_token
+from ..auth.roles import Permission
+from ..config import Config
+from ..errors import Forbidden, PreconditionFailed
+from ..relay import Relay
+from .body import read_offer, read_text
+from .sdpfrag import parse_sdpfrag
+from .session import Session, SessionKind
+
+log = logging.getLogger("window.signalling")
+
+CORS = {
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Allow-Headers": "Authorization, Content-Type, If-Match",
+    "Access-Control-Expose-Headers": "Location, ETag, Link, Accept-Patch, Retry-After",
+}
+
+
+@dataclass
+class Endpoint:
+    """The handlers of one of the two protocols."""
+
+    prefix: str  # "whip" or "whep"
+    kind: SessionKind
+    permission: Permission
+    relay: Relay
+    guard: Guard
+    cfg: Config
+
+    def routes(self) -> list[web.RouteDef]:
+        base = f"/{self.prefix}/{{site}}"
+        session = base + "/{session}"
+        return [
+            web.post(base, self.post),
+            web.options(base, self.options),
+            web.patch(session, self.patch),
+            web.delete(session, self.delete),
+            web.options(session, self.options),
+        ]
+
+    async def options(self, request: web.Request) -> web.Response:
+        headers = {
+            **CORS,
+            "Accept-Post": "application/sdp",
+            "Accept-Patch": "application/trickle-ice-sdpfrag",
+            "Access-Control-Allow-Methods": "OPTIONS, POST, PATCH, DELETE",
+        }
+        return web.Response(status=204, headers=headers)
+
+    async def post(self, request: web.Request) -> web.Response:
+        site = request.match_info["site"]
+        grant = self.guard.grant(self._token(request))
+        self.relay.feed(site)  # 404 for an unknown site
+        self.guard.check(self._token(request), self.permission, site)
+        offer = await read_offer(request, self.cfg.server.max_body_bytes)
+        remote = request.remote or ""
+        if self.kind is SessionKind.PUBLISHER:
+            session, answer = await self.relay.publish(site, offer, grant, remote)
+        else:
+            session, answer = await self.relay.watch(site, offer, grant, remote)
+        log.info("session opened", extra={"session": session.id[:8], "kind": str(self.kind),
+                                          "site": site, "role": str(grant.role),
+                                          "subject": grant.subject, "remote": remote})
+        return web.Response(
+            status=201,
+            text=answer,
+            content_type="application/sdp",
+            headers={**CORS, "Location": session.path, "ETag": session.etag,
+                     "Accept-Patch": "application/trickle-ice-sdpfrag"},
+        )
+
+    def _token(self, request: web.Request) -> str:
+        return bearer_token(request)
+
+    def _owned_session(self, request: web.Request) -> Session:
+        """The session in the path, if the request's token opened it (or is an admin's)."""
+        grant = self.guard.grant(self._token(request))
+        session = self.relay.session(request.match_info["site"], request.match_info["session"],
+                                     self.kind)
+        if grant.jti != session.grant.jti and grant.role != "admin":
+            raise Forbidden("this session belongs to another token")
+        return session
+
+    async def patch(self, request: web.Request) -> web.Response:
+        session = self._owned_session(request)
+        if_match = request.headers.get("If-Match")
+        if if_match and if_match != "*" and if_match != session.etag:
+            raise PreconditionFailed("If-Match does not match the session's ETag")
+        text = await read_text(request, "application/trickle-ice-sdpfrag",
+                               self.cfg.server.max_body_bytes)
+        await self.relay.trickle(session, parse_sdpfrag(text))
+        return web.Response(status=204, headers=CORS)
+
+    async def delete(self, request: web.Request) -> web.Response:
+        session = self._owned_session(request)
+        await self.relay.end(session, "deleted by client")
+        return web.Response(status=200, text="session ended\n", headers=CORS)
+
+
+def signalling_routes(relay: Relay, guard: Guard, cfg: Config) -> list[web.RouteDef]:
+    whip = Endpoint("whip", SessionKind.PUBLISHER, Permission.PUBLISH, relay, guard, cfg)
+    whep = Endpoint("whep", SessionKind.VIEWER, Permission.WATCH, relay, guard, cfg)
+    return whip.routes() + whep.routes()

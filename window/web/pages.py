@@ -1,0 +1,50 @@
+"""Serving the pages in the top-level ``web/`` folder (no build step: HTML and ES modules).
+
+Tokens travel in the URL fragment, which browsers never send, so pages are public files.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aiohttp import web
+
+from ..errors import NotFound
+
+PAGE_HEADERS = {
+    "Cache-Control": "no-cache",
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+    "Permissions-Policy": "camera=(self), microphone=()",
+}
+
+
+def default_web_dir() -> Path:
+    """``web/`` beside the package (a checkout) or inside it (an installed wheel)."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here.parent.parent / "web", here / "static"):
+        if (candidate / "view.html").exists():
+            return candidate
+    return here.parent.parent / "web"
+
+
+def page_routes(web_dir: Path, sites: set[str]) -> list[web.RouteDef]:
+    def page(name: str, per_site: bool) -> web.RouteDef:
+        path = web_dir / f"{name}.html"
+
+        async def handler(request: web.Request) -> web.StreamResponse:
+            if per_site and request.match_info["site"] not in sites:
+                raise NotFound(f"unknown site {request.match_info['site']!r}")
+            return web.FileResponse(path, headers=PAGE_HEADERS)
+
+        return web.get(f"/{name}/{{site}}" if per_site else f"/{name}", handler)
+
+    async def index(request: web.Request) -> web.StreamResponse:
+        return web.FileResponse(web_dir / "index.html", headers=PAGE_HEADERS)
+
+    routes = [page("view", True), page("screen", True), page("admin", False),
+              web.get("/", index)]
+    for folder in ("js", "css", "img"):
+        if (web_dir / folder).is_dir():
+            routes.append(web.static(f"/{folder}", web_dir / folder))
+    return routes
