@@ -223,7 +223,7 @@ class Relay:
             await pc.close()
             raise
         # Keyframe requests (PLI/FIR) from this viewer go to the shared encoder.
-        transceiver.sender._send_keyframe = feed.request_keyframe
+        transceiver.sender._send_keyframe = feed.request_keyframe  # type: ignore[method-assign]
         self.sessions[session.id] = session
         self._watch_state(session)
         self._viewers_changed(site)

@@ -9,11 +9,18 @@ from __future__ import annotations
 
 import fractions
 import multiprocessing
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import av
 from av.video.frame import PictureType
 
 TIME_BASE = fractions.Fraction(1, 90000)
+
+# An encoded frame, as aiortc's senders take it.
+if TYPE_CHECKING:
+    Packet: TypeAlias = av.Packet[Any]
+else:
+    Packet = av.Packet
 
 
 class Vp8Encoder:
@@ -48,7 +55,7 @@ class Vp8Encoder:
         codec.thread_count = min(cores, 2) if width * height >= 640 * 480 else 1
         self.codec = codec
 
-    def encode(self, frame: av.VideoFrame, pts: int, keyframe: bool) -> list[av.Packet]:
+    def encode(self, frame: av.VideoFrame, pts: int, keyframe: bool) -> list[Packet]:
         """Encode one frame; ``pts`` is in 1/90000 s. Returns the packets (usually one)."""
         if frame.format.name != "yuv420p":
             frame = frame.reformat(format="yuv420p")

@@ -27,7 +27,7 @@ from ..config import MediaConfig
 from ..privacy.pixelate import Image
 from ..privacy.stage import PrivacyStage
 from ..sites import SiteClock
-from .encoder import Vp8Encoder
+from .encoder import Packet, Vp8Encoder
 from .feed_track import FeedTrack
 from .rate import RateMeter, percentile
 from .slate import SlateCache
@@ -50,7 +50,7 @@ def letterbox(image: Image, width: int, height: int) -> Image:
         return image
     scale = min(width / w, height / h)
     nw, nh = max(2, int(w * scale)), max(2, int(h * scale))
-    resized = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_AREA)
+    resized = np.asarray(cv2.resize(image, (nw, nh), interpolation=cv2.INTER_AREA), np.uint8)
     if (nw, nh) == (width, height):
         return resized
     out = np.zeros((height, width, 3), np.uint8)
@@ -220,7 +220,7 @@ class Feed:
         self._mailbox_ready.set()
 
     def _prepare(self, frame: av.VideoFrame) -> Image:
-        image: Image = frame.to_ndarray(format="bgr24")
+        image: Image = np.asarray(frame.to_ndarray(format="bgr24"), dtype=np.uint8)
         return letterbox(image, self.media.width, self.media.height)
 
     def _slate_image(self, state: FeedState) -> Image:
@@ -266,7 +266,7 @@ class Feed:
                 log.exception("feed processing failed; continuing", extra={"site": self.name})
                 await asyncio.sleep(0.1)
 
-    def _encode_image(self, image: Image, pts: int, keyframe: bool) -> list[av.Packet]:
+    def _encode_image(self, image: Image, pts: int, keyframe: bool) -> list[Packet]:
         started = time.perf_counter()
         frame = av.VideoFrame.from_ndarray(image, format="bgr24")
         packets = self._encoder.encode(frame, pts, keyframe)

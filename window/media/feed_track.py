@@ -10,8 +10,9 @@ import asyncio
 from collections import deque
 from collections.abc import Callable
 
-import av
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+
+from .encoder import Packet
 
 
 class FeedTrack(MediaStreamTrack):
@@ -19,7 +20,7 @@ class FeedTrack(MediaStreamTrack):
 
     def __init__(self, maxlen: int, request_keyframe: Callable[[], None]) -> None:
         super().__init__()
-        self._queue: deque[av.Packet] = deque()
+        self._queue: deque[Packet] = deque()
         self._maxlen = maxlen
         self._ready = asyncio.Event()
         self._request_keyframe = request_keyframe
@@ -28,7 +29,7 @@ class FeedTrack(MediaStreamTrack):
         self.bytes_sent = 0
         self.overflows = 0
 
-    def put(self, packet: av.Packet, keyframe: bool) -> None:
+    def put(self, packet: Packet, keyframe: bool) -> None:
         """Called by the feed for every encoded packet (on the event loop)."""
         if self.readyState != "live":
             return
@@ -46,7 +47,7 @@ class FeedTrack(MediaStreamTrack):
         self._queue.append(packet)
         self._ready.set()
 
-    async def recv(self) -> av.Packet:  # type: ignore[override]
+    async def recv(self) -> Packet:  # type: ignore[override,unused-ignore]
         while not self._queue:
             if self.readyState != "live":
                 raise MediaStreamError

@@ -28,7 +28,7 @@ def default_web_dir() -> Path:
     return here.parent.parent / "web"
 
 
-def page_routes(web_dir: Path, sites: set[str]) -> list[web.RouteDef]:
+def page_routes(web_dir: Path, sites: set[str]) -> list[web.AbstractRouteDef]:
     def page(name: str, per_site: bool) -> web.RouteDef:
         path = web_dir / f"{name}.html"
 
@@ -42,8 +42,8 @@ def page_routes(web_dir: Path, sites: set[str]) -> list[web.RouteDef]:
     async def index(request: web.Request) -> web.StreamResponse:
         return web.FileResponse(web_dir / "index.html", headers=PAGE_HEADERS)
 
-    routes = [page("view", True), page("screen", True), page("admin", False),
-              web.get("/", index)]
+    routes: list[web.AbstractRouteDef] = [
+        page("view", True), page("screen", True), page("admin", False), web.get("/", index)]
     for folder in ("js", "css", "img"):
         if (web_dir / folder).is_dir():
             routes.append(web.static(f"/{folder}", web_dir / folder))
