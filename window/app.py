@@ -24,6 +24,8 @@ from .events import EventBus
 from .relay import Relay
 from .signalling.endpoints import CORS, signalling_routes
 from .store import Store
+from .web.api import api_routes
+from .web.events_ws import events_routes
 from .web.health import health_routes
 from .web.pages import default_web_dir, page_routes
 
@@ -145,4 +147,6 @@ def create_app(server: Server) -> web.Application:
     app.add_routes(signalling_routes(server.relay, server.guard, cfg))
     app.add_routes(health_routes(server.relay))
     app.add_routes(page_routes(web_dir, set(cfg.sites)))
+    app.add_routes(api_routes(server))
+    app.add_routes(events_routes(server.relay, server.guard))
     return app

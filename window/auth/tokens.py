@@ -35,8 +35,9 @@ def mint(
     site: str | None = None,
     subject: str = "",
     now: float | None = None,
+    jti: str | None = None,
 ) -> tuple[str, Grant]:
-    """A signed token and the grant it carries."""
+    """A signed token and the grant it carries (``jti``: keep an id, as renewal does)."""
     if keys.signing_key is None:
         raise ConfigError("auth.private_key_file: needed to mint tokens with " + keys.algorithm)
     if role in SITE_REQUIRED and not site:
@@ -44,7 +45,8 @@ def mint(
     if site is not None and cfg.site(site) is None:
         raise ConfigError(f"unknown site {site!r}; known: {', '.join(sorted(cfg.sites))}")
     issued = int(now if now is not None else time.time())
-    grant = Grant(role, site, subject or str(role), secrets.token_urlsafe(12), issued + ttl_s)
+    grant = Grant(role, site, subject or str(role), jti or secrets.token_urlsafe(12),
+                  issued + ttl_s)
     claims: dict[str, object] = {
         "iss": cfg.auth.issuer,
         "aud": cfg.auth.audience,

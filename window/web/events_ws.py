@@ -1,0 +1,189 @@
+"""``/events``: a WebSocket that pushes feed states and viewer counts to pages.
+
+Browsers cannot set headers on a WebSocket, so the token comes as the first message
+(``{"type": "auth", "token": "…"}``, preferred), or as ``?token=`` or a ``bearer.<token>``
+subprotocol. After it: one ``hello``, one ``snapshot`` of every site the token may watch, then
+every change on the relay's event bus for those sites. See ``docs/events.md``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+from ..auth.guard import Guard
+from ..auth.roles import Permission, allowed_site
+from ..auth.tokens import Grant
+from ..errors import Forbidden, Unauthorized
+from ..relay import Relay
+from .common import site_summary
+
+log = logging.getLogger("window.events")
+
+AUTH_TIMEOUT_S = 5.0
+RECHECK_S = 2.0  # revocation and expiry are re-checked this often
+SUBPROTOCOL_PREFIX = "bearer."
+CLOSE_UNAUTHORIZED = 4401
+CLOSE_FORBIDDEN = 4403
+
+
+class EventsSocket:
+    def __init__(self, relay: Relay, guard: Guard) -> None:
+        self.relay = relay
+        self.guard = guard
+        self.clients = 0
+
+    def routes(self) -> list[web.RouteDef]:
+        return [web.get("/events", self.handle)]
+
+    def visible(self, grant: Grant) -> list[str]:
+        return [name for name in self.relay.feeds
+                if allowed_site(grant.role, grant.site, name, self.relay.cfg)]
+
+    def _check(self, token: str) -> Grant:
+        grant = self.guard.check(token, Permission.EVENTS)
+        if not self.visible(grant):
+            raise Forbidden(f"this {grant.role} token may not watch any site")
+        return grant
+
+    def snapshot(self, grant: Grant) -> dict[str, Any]:
+        return {"type": "snapshot", "server_time": time.time(),
+                "sites": {name: site_summary(self.relay, name) for name in self.visible(grant)}}
+
+    def _enrich(self, event: dict[str, Any]) -> dict[str, Any]:
+        if event.get("type") == "feed" and event.get("site") in self.relay.feeds:
+            summary = site_summary(self.relay, event["site"])
+            return {**event, "open": summary["open"], "next_opening": summary["next_opening"],
+                    "paused": summary["paused"], "camera": summary["camera"]}
+        return event
+
+    async def handle(self, request: web.Request) -> web.WebSocketResponse:
+        offered = [p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",")
+                   if p.strip()]
+        from_protocol = next((p for p in offered if p.startswith(SUBPROTOCOL_PREFIX)), None)
+        ws = web.WebSocketResponse(heartbeat=15.0, protocols=[from_protocol] if from_protocol
+                                   else ())
+        await ws.prepare(request)
+        self.clients += 1
+        try:
+            await self._serve(request, ws, from_protocol)
+        finally:
+            self.clients -= 1
+            if not ws.closed:
+                await ws.close()
+        return ws
+
+    async def _first_token(self, request: web.Request, ws: web.WebSocketResponse,
+                           from_protocol: str | None) -> str | None:
+        if from_protocol:
+            return from_protocol[len(SUBPROTOCOL_PREFIX):]
+        if request.query.get("token"):
+            return request.query["token"]
+        try:
+            msg = await ws.receive(timeout=AUTH_TIMEOUT_S)
+        except TimeoutError:
+            await self._refuse(ws, Unauthorized("send {\"type\": \"auth\", \"token\": …} first"))
+            return None
+        if msg.type is not WSMsgType.TEXT:
+            return None
+        try:
+            data = json.loads(msg.data)
+            token = data["token"] if isinstance(data, dict) else None
+        except (ValueError, KeyError):
+            token = None
+        if not isinstance(token, str) or not token:
+            await self._refuse(ws, Unauthorized("the first message must be "
+                                                "{\"type\": \"auth\", \"token\": …}"))
+            return None
+        return token
+
+    async def _refuse(self, ws: web.WebSocketResponse, error: Unauthorized | Forbidden) -> None:
+        code = CLOSE_UNAUTHORIZED if isinstance(error, Unauthorized) else CLOSE_FORBIDDEN
+        with contextlib.suppress(Exception):
+            await ws.send_json({"type": "error", "status": error.status, "reason": error.reason})
+            await ws.close(code=code, message=error.reason[:100].encode())
+
+    async def _serve(self, request: web.Request, ws: web.WebSocketResponse,
+                     from_protocol: str | None) -> None:
+        token = await self._first_token(request, ws, from_protocol)
+        if token is None:
+            return
+        try:
+            grant = self._check(token)
+        except (Unauthorized, Forbidden) as e:
+            await self._refuse(ws, e)
+            return
+        await ws.send_json(self._hello(grant))
+        queue = self.relay.events.subscribe()
+        try:
+            await ws.send_json(self.snapshot(grant))
+            reader = asyncio.create_task(self._read(ws))
+            try:
+                while not ws.closed:
+                    getter = asyncio.ensure_future(queue.get())
+                    done, _ = await asyncio.wait({getter, reader}, timeout=RECHECK_S,
+                                                 return_when=asyncio.FIRST_COMPLETED)
+                    if reader in done:
+                        getter.cancel()
+                        new_token = reader.result()
+                        if new_token is None:
+                            return  # the page went away
+                        try:
+                            grant, token = self._check(new_token), new_token
+                        except (Unauthorized, Forbidden) as e:
+                            await self._refuse(ws, e)
+                            return
+                        await ws.send_json(self._hello(grant))
+                        await ws.send_json(self.snapshot(grant))
+                        reader = asyncio.create_task(self._read(ws))
+                        continue
+                    if getter in done:
+                        event = getter.result()
+                        site = event.get("site")
+                        if site is None or site in self.visible(grant):
+                            await ws.send_json(self._enrich(event))
+                    else:
+                        getter.cancel()
+                    try:  # revoked or expired since: tell the page, then hang up
+                        self.guard.grant(token)
+                    except Unauthorized as e:
+                        await self._refuse(ws, e)
+                        return
+            finally:
+                reader.cancel()
+        except (ConnectionResetError, RuntimeError):
+            pass  # the page went away mid-send
+        finally:
+            self.relay.events.unsubscribe(queue)
+
+    def _hello(self, grant: Grant) -> dict[str, Any]:
+        return {"type": "hello", "role": str(grant.role), "site": grant.site,
+                "subject": grant.subject, "expires_at": grant.expires_at,
+                "sites": self.visible(grant)}
+
+    async def _read(self, ws: web.WebSocketResponse) -> str | None:
+        """Wait for the page's next meaningful message: a new token, or the end (None)."""
+        async for msg in ws:
+            if msg.type is not WSMsgType.TEXT:
+                continue
+            try:
+                data = json.loads(msg.data)
+            except ValueError:
+                continue
+            if not isinstance(data, dict):
+                continue
+            if data.get("type") == "ping":
+                await ws.send_json({"type": "pong", "server_time": time.time()})
+            elif data.get("type") == "auth" and isinstance(data.get("token"), str):
+                return str(data["token"])
+        return None
+
+
+def events_routes(relay: Relay, guard: Guard) -> list[web.RouteDef]:
+    return EventsSocket(relay, guard).routes()
