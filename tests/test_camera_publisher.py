@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -115,6 +116,73 @@ class Answerer:
             await asyncio.sleep(0.05)
 
 
+# A WHIP answerer in its own process, so that the test can SIGKILL it: a crashed relay
+# sends no DTLS close, no BYE, nothing. It prints its port, then its frame count 10×/s.
+CRASHABLE = """
+import asyncio, sys, uuid
+from aiohttp import web
+from aiortc import RTCPeerConnection, RTCSessionDescription
+frames = 0
+pcs = []
+async def count(track):
+    global frames
+    while True:
+        await track.recv()
+        frames += 1
+async def post(request):
+    pc = RTCPeerConnection()
+    pcs.append(pc)
+    pc.on("track", lambda track: asyncio.ensure_future(count(track)))
+    await pc.setRemoteDescription(RTCSessionDescription(await request.text(), "offer"))
+    await pc.setLocalDescription(await pc.createAnswer())
+    return web.Response(status=201, text=pc.localDescription.sdp,
+                        content_type="application/sdp",
+                        headers={"Location": "/whip/bochum/" + uuid.uuid4().hex})
+async def main():
+    app = web.Application()
+    app.router.add_post("/whip/{site}", post)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", int(sys.argv[1]))
+    await site.start()
+    print("ready", site._server.sockets[0].getsockname()[1], flush=True)
+    while True:
+        await asyncio.sleep(0.1)
+        print("frames", frames, flush=True)
+asyncio.run(main())
+"""
+
+
+class Crashable:
+    def __init__(self, proc: asyncio.subprocess.Process, port: int) -> None:
+        self.proc, self.port, self.frames = proc, port, 0
+        self._reader = asyncio.create_task(self._read())
+
+    @classmethod
+    async def start(cls, port: int = 0) -> Crashable:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-c", CRASHABLE, str(port), stdout=asyncio.subprocess.PIPE)
+        assert proc.stdout is not None
+        line = await asyncio.wait_for(proc.stdout.readline(), 15)
+        assert line.startswith(b"ready "), line
+        return cls(proc, int(line.split()[1]))
+
+    async def _read(self) -> None:
+        assert self.proc.stdout is not None
+        async for line in self.proc.stdout:
+            if line.startswith(b"frames "):
+                self.frames = int(line.split()[1])
+
+    async def wait_frames(self, n: int, timeout: float) -> None:
+        await _eventually(lambda: self.frames >= n, timeout, f"{self.frames} of {n} frames")
+
+    async def crash(self) -> None:
+        if self.proc.returncode is None:
+            self.proc.kill()
+            await self.proc.wait()
+        self._reader.cancel()
+
+
 class RecordingBackoff(Backoff):
     def __init__(self) -> None:
         super().__init__(initial=0.25, cap=1.0, jitter=0.2)
@@ -189,6 +257,32 @@ async def test_reconnects_with_backoff_after_the_endpoint_dies(answerer: Answere
     finally:
         task.cancel()
         src.stop()
+
+
+async def test_detects_a_crashed_relay_by_missing_rtcp_and_reconnects() -> None:
+    first = await Crashable.start()
+    second: Crashable | None = None
+    pub, src = _publisher(f"http://127.0.0.1:{first.port}", rtcp_timeout=2.0,
+                          backoff=Backoff(initial=0.25, cap=1.0))
+    stop = asyncio.Event()
+    task = asyncio.create_task(pub.run(stop))
+    try:
+        await first.wait_frames(10, timeout=10)
+        await asyncio.sleep(2.5)  # longer than rtcp_timeout: receiver reports keep it alive
+        assert pub.sessions == 1 and pub.state == "connected"
+        await first.crash()
+        killed = time.monotonic()
+        second = await Crashable.start(first.port)
+        await second.wait_frames(10, timeout=12)
+        assert pub.sessions == 2
+        assert time.monotonic() - killed < 10
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 10)
+        src.stop()
+        await first.crash()
+        if second is not None:
+            await second.crash()
 
 
 async def test_unauthorized_is_logged_without_the_token_and_retried_slowly(
