@@ -25,6 +25,10 @@ Retry policy, chosen for a device nobody watches:
 * The process only ends when asked: ``stop`` set, task cancelled, SIGINT or SIGTERM. Then the
   current session is DELETEd (the feed shows the offline slate at once) and closed.
 
+ICE: no STUN/TURN servers by default (``ice_servers``): host candidates plus the relay's
+reachable address are enough for a relay with a public address, and a device must not wait
+on a third-party STUN server. Pass ``ice_servers`` for relays behind NAT.
+
 The token is never logged; nor is the ``Authorization`` header or any URL containing it.
 """
 
