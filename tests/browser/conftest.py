@@ -1,0 +1,63 @@
+"""Real headless Chromium (Debian's, never a downloaded one) against the real relay.
+
+One browser per test module (module-scoped event loop); a fresh relay per test. Test modules
+here set ``pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+from playwright.async_api import Browser, async_playwright
+
+from window.app import Server
+from window.auth.roles import Role
+from window.auth.tokens import mint
+from window.config import load
+
+CHROMIUM = os.environ.get("WINDOW_CHROMIUM", "/usr/bin/chromium")
+FLAGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--autoplay-policy=no-user-gesture-required",
+    "--disable-features=WebRtcHideLocalIpsWithMdns",
+    "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+]
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def browser() -> AsyncIterator[Browser]:
+    if not os.path.exists(CHROMIUM):  # noqa: ASYNC240 - once per module
+        pytest.skip(f"no Chromium at {CHROMIUM}")
+    async with async_playwright() as pw:
+        b = await pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+        yield b
+        await b.close()
+
+
+@pytest_asyncio.fixture(loop_scope="module")
+async def relay(tmp_path: Path) -> AsyncIterator[Server]:
+    cfg = load(None, env={}, flags={
+        "server": {"port": 0, "data_dir": str(tmp_path)},
+        "media": {"width": 640, "height": 360, "camera_timeout_s": 1.5},
+        "privacy": {"mode": "full"}})
+    srv = Server(cfg)
+    await srv.start()
+    yield srv
+    await srv.close()
+
+
+TokenFactory = Callable[..., str]
+
+
+@pytest.fixture
+def mint_token(relay: Server) -> TokenFactory:
+    def make(role: str, site: str | None = None, ttl_s: int = 600, subject: str = "") -> str:
+        return mint(relay.cfg, relay.keys, role=Role(role), ttl_s=ttl_s, site=site,
+                    subject=subject)[0]
+
+    return make

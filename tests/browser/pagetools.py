@@ -1,0 +1,69 @@
+"""What the browser tests ask a page: is its video playing, and how bright is it."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+from playwright.async_api import Page
+
+SHOTS = Path(__file__).resolve().parent.parent.parent / "docs" / "screenshots"
+
+_FRAMES = """(sel) => { const v = document.querySelector(sel);
+  return v && v.getVideoPlaybackQuality ? v.getVideoPlaybackQuality().totalVideoFrames : 0; }"""
+
+_BRIGHTNESS = """(sel) => { const v = document.querySelector(sel);
+  if (!v || !v.videoWidth) return -1;
+  const c = document.createElement('canvas'); c.width = 64; c.height = 36;
+  const g = c.getContext('2d', {willReadFrequently: true}); g.drawImage(v, 0, 0, 64, 36);
+  const d = g.getImageData(0, 0, 64, 36).data; let s = 0;
+  for (let i = 0; i < d.length; i += 4) s += (d[i] + d[i + 1] + d[i + 2]) / 3;
+  return s / (d.length / 4); }"""
+
+
+async def frames(page: Page, sel: str = "video") -> int:
+    return int(await page.evaluate(_FRAMES, sel))
+
+
+async def brightness(page: Page, sel: str = "video") -> float:
+    return float(await page.evaluate(_BRIGHTNESS, sel))
+
+
+async def wait_playing(page: Page, sel: str = "video", n: int = 10, timeout: float = 15) -> None:
+    """The video has a size and decodes ``n`` more frames."""
+    deadline = time.monotonic() + timeout
+    start = await frames(page, sel)
+    while True:
+        width = await page.evaluate("(s) => document.querySelector(s)?.videoWidth ?? 0", sel)
+        if width > 0 and await frames(page, sel) >= start + n:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{sel} not playing: width {width}, "
+                                 f"frames {await frames(page, sel)} (from {start})")
+        await asyncio.sleep(0.1)
+
+
+async def wait_brightness(page: Page, above: float | None = None, below: float | None = None,
+                          sel: str = "video", timeout: float = 5) -> float:
+    deadline = time.monotonic() + timeout
+    while True:
+        b = await brightness(page, sel)
+        if b >= 0 and (above is None or b > above) and (below is None or b < below):
+            return time.monotonic()
+        if time.monotonic() > deadline:
+            raise AssertionError(f"brightness {b:.0f}, wanted above {above} below {below}")
+        await asyncio.sleep(0.05)
+
+
+async def wait_attr(page: Page, name: str, value: str, timeout: float = 5) -> float:
+    """Wait until <html data-NAME> equals ``value``; returns when."""
+    await page.wait_for_function(
+        "([n, v]) => document.documentElement.dataset[n] === v", arg=[name, value],
+        timeout=timeout * 1000, polling=50)
+    return time.monotonic()
+
+
+async def shot(page: Page, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    await page.screenshot(path=str(SHOTS / name))

@@ -1,0 +1,71 @@
+// @ts-check
+/** What WHIP and WHEP share: an HTTP error type and non-trickle SDP exchange. */
+
+export class HttpError extends Error {
+  /** @param {number} status @param {string} reason */
+  constructor(status, reason) {
+    super(`${status} ${reason}`);
+    this.status = status;
+    this.reason = reason;
+  }
+
+  /** @returns {boolean} the token is the problem (401/403): retrying will not help */
+  get denied() { return this.status === 401 || this.status === 403; }
+}
+
+/**
+ * Wait until ICE gathering is complete, at most `timeoutMs` (the relay does not trickle, so
+ * the offer carries every candidate gathered so far).
+ * @param {RTCPeerConnection} pc
+ * @param {number} timeoutMs
+ */
+export function iceGathered(pc, timeoutMs = 1500) {
+  return new Promise((resolve) => {
+    if (pc.iceGatheringState === "complete") return resolve(undefined);
+    const timer = setTimeout(done, timeoutMs);
+    function check() { if (pc.iceGatheringState === "complete") done(); }
+    function done() {
+      clearTimeout(timer);
+      pc.removeEventListener("icegatheringstatechange", check);
+      resolve(undefined);
+    }
+    pc.addEventListener("icegatheringstatechange", check);
+  });
+}
+
+/**
+ * POST the local offer, apply the answer. Returns the absolute session URL.
+ * @param {RTCPeerConnection} pc
+ * @param {string} endpoint
+ * @param {string} token
+ * @param {AbortSignal} [signal]
+ * @returns {Promise<string>}
+ */
+export async function exchangeSdp(pc, endpoint, token, signal) {
+  const offer = await pc.createOffer();
+  await pc.setLocalDescription(offer);
+  await iceGathered(pc);
+  const resp = await fetch(endpoint, {
+    method: "POST",
+    headers: { "Content-Type": "application/sdp", Authorization: `Bearer ${token}` },
+    body: pc.localDescription?.sdp ?? "",
+    signal,
+  });
+  const body = await resp.text();
+  if (resp.status !== 201) throw new HttpError(resp.status, body.trim() || resp.statusText);
+  const location = resp.headers.get("Location");
+  await pc.setRemoteDescription({ type: "answer", sdp: body });
+  // Location may be relative (it is, on this relay): resolve it against the endpoint.
+  return location ? new URL(location, new URL(endpoint, window.location.href)).href : "";
+}
+
+/**
+ * End a session; best effort, survives page unload.
+ * @param {string} url
+ * @param {string} token
+ */
+export function deleteSession(url, token) {
+  if (!url) return;
+  fetch(url, { method: "DELETE", headers: { Authorization: `Bearer ${token}` },
+               keepalive: true }).catch(() => {});
+}
