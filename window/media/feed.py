@@ -29,7 +29,7 @@ from ..privacy.stage import PrivacyStage
 from ..sites import SiteClock
 from .encoder import Packet, Vp8Encoder
 from .feed_track import FeedTrack
-from .rate import RateMeter, percentile
+from .rate import MS_BUCKETS, Histogram, RateMeter, percentile
 from .slate import SlateCache
 
 log = logging.getLogger("window.feed")
@@ -95,6 +95,9 @@ class Feed:
         self.bytes_out = 0
         self.keyframes = 0
         self.encode_ms: deque[float] = deque(maxlen=300)
+        self.encode_hist = Histogram(MS_BUCKETS)
+        self.bytes_delivered = 0  # bytes handed to viewers' senders
+        self.keyframe_requests = 0
         self.camera_size: tuple[int, int] | None = None
 
     # life cycle -------------------------------------------------------------------------------
@@ -103,6 +106,10 @@ class Feed:
             asyncio.create_task(self._process(), name=f"feed-{self.name}-process"),
             asyncio.create_task(self._encode(), name=f"feed-{self.name}-encode"),
         ]
+
+    @property
+    def running(self) -> bool:
+        return bool(self._tasks) and not any(t.done() for t in self._tasks)
 
     async def close(self) -> None:
         if self._ingest is not None:
@@ -204,6 +211,7 @@ class Feed:
     def request_keyframe(self) -> None:
         """A keyframe soon: served at most every ``keyframe_min_interval_ms``."""
         self._keyframe_wanted = True
+        self.keyframe_requests += 1
 
     def _take_keyframe(self) -> bool:
         now = time.monotonic()
@@ -270,7 +278,9 @@ class Feed:
         started = time.perf_counter()
         frame = av.VideoFrame.from_ndarray(image, format="bgr24")
         packets = self._encoder.encode(frame, pts, keyframe)
-        self.encode_ms.append((time.perf_counter() - started) * 1000)
+        ms = (time.perf_counter() - started) * 1000
+        self.encode_ms.append(ms)
+        self.encode_hist.observe(ms)
         return packets
 
     async def _encode(self) -> None:
@@ -297,6 +307,7 @@ class Feed:
                     is_key = bool(packet.is_keyframe)
                     self.keyframes += is_key
                     self.bytes_out += packet.size
+                    self.bytes_delivered += packet.size * len(self.viewers)
                     for viewer in list(self.viewers):
                         viewer.put(packet, is_key)
                 self.frames_out.tick()

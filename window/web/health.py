@@ -21,4 +21,16 @@ def health_routes(relay: Relay) -> list[web.RouteDef]:
                                "never run a public window like this")
         return web.json_response(body, headers={"Cache-Control": "no-store"})
 
-    return [web.get("/healthz", healthz)]
+    async def readyz(request: web.Request) -> web.Response:
+        """Ready to serve: every feed's pipeline runs and its privacy filter is loaded."""
+        checks: dict[str, dict[str, bool]] = {}
+        for name, feed in relay.feeds.items():
+            flt = getattr(feed.privacy, "_filter", None)
+            checks[name] = {"pipeline": feed.running,
+                            "privacy": flt is None or bool(flt.ready())}
+        ready = bool(checks) and all(all(c.values()) for c in checks.values())
+        return web.json_response({"ready": ready, "sites": checks},
+                                 status=200 if ready else 503,
+                                 headers={"Cache-Control": "no-store"})
+
+    return [web.get("/healthz", healthz), web.get("/readyz", readyz)]
