@@ -113,3 +113,51 @@ def test_serve_rejects_a_bad_config(tmp_path: Path) -> None:
     bad.write_text("[server]\nprot = 1\n")
     out = run("serve", "--config", str(bad), "--data", str(tmp_path))
     assert out.returncode == 2 and "unknown key 'server.prot'" in out.stderr
+
+
+def test_sigterm_drains_with_a_closing_slate(tmp_path: Path) -> None:
+    """A viewer sees the closing slate, then the process exits 0 within the bound."""
+    import signal
+
+    from peers import PatternTrack, publish, watch
+
+    port = free_port()
+    env = {**os.environ, "WINDOW_MEDIA__WIDTH": "320", "WINDOW_MEDIA__HEIGHT": "180",
+           "WINDOW_PRIVACY__MODE": "full"}
+    proc = subprocess.Popen([*WINDOW, "serve", "--data", str(tmp_path), "--port", str(port)],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                urllib.request.urlopen(url + "/healthz", timeout=1)
+                break
+            except OSError:
+                assert time.monotonic() < deadline and proc.poll() is None
+                time.sleep(0.2)
+
+        def mint(*args: str) -> str:
+            return run("token", "create", *args, "--data", str(tmp_path)).stdout.strip()
+
+        async def scenario() -> float:
+            track = PatternTrack(320, 180)
+            track.level = 230
+            pub, _ = await publish(url, "bochum", mint("--role", "camera", "--site", "bochum"),
+                                   track)
+            viewer = await watch(url, "bochum", mint("--role", "viewer"))
+            await viewer.wait_for(lambda img: img.mean() > 150)
+            sent = time.monotonic()
+            proc.send_signal(signal.SIGTERM)
+            await viewer.wait_for(lambda img: img.mean() < 100, timeout=5)
+            seen = time.monotonic() - sent
+            await viewer.close()
+            await pub.pc.close()
+            return seen
+
+        assert asyncio.run(scenario()) < 1.5
+        assert proc.wait(timeout=15) == 0
+        assert b"stopped" in (proc.stderr.read() if proc.stderr else b"")
+    finally:
+        if proc.poll() is None:
+            proc.kill()

@@ -19,6 +19,9 @@ from .errors import ConfigError
 
 log = logging.getLogger("window")
 
+# SIGTERM to exit: the closing slate, closing sessions and the store must fit in this.
+SHUTDOWN_BOUND_S = 10.0
+
 
 def _add_config_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", metavar="FILE", help="TOML configuration file")
@@ -94,8 +97,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
         await server.start()
         print(f"window relay on {server.url}", file=sys.stderr)
         await stop.wait()
-        log.info("shutting down")
-        await server.close(drain_s=1.0)
+        log.info("shutting down: viewers see the closing slate, then sessions close")
+        try:
+            await asyncio.wait_for(server.close(drain_s=1.0), timeout=SHUTDOWN_BOUND_S)
+        except TimeoutError:
+            log.error("shutdown took longer than %ss; exiting anyway", SHUTDOWN_BOUND_S)
+            return 1
+        log.info("stopped")
         return 0
 
     return _run_until_signal(main)
