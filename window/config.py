@@ -153,6 +153,20 @@ def _default_sites() -> dict[str, SiteConfig]:
 
 
 @dataclass
+class TurnConfig:
+    # TURN (and STUN) URLs for screens, cameras and the relay's own peers behind NAT, such as
+    # "turn:turn.example.org:3478?transport=udp". Empty: no TURN.
+    urls: list[str] = field(default_factory=list)
+    # coturn's static-auth-secret (use-auth-secret): the relay mints short-lived credentials
+    # per session (TURN REST API). Prefer $WINDOW_TURN__SECRET to writing it here.
+    secret: str = ""
+    # Seconds minted TURN credentials stay valid.
+    credential_ttl_s: int = 3600
+    # The relay's own peers use the TURN server too (for a relay that is itself behind NAT).
+    relay_uses_turn: bool = True
+
+
+@dataclass
 class LogConfig:
     level: str = "info"
     # "auto": JSON lines unless stderr is a terminal; "json" or "text" to force.
@@ -165,6 +179,7 @@ class Config:
     auth: AuthConfig = field(default_factory=AuthConfig)
     media: MediaConfig = field(default_factory=MediaConfig)
     privacy: PrivacyConfig = field(default_factory=PrivacyConfig)
+    turn: TurnConfig = field(default_factory=TurnConfig)
     log: LogConfig = field(default_factory=LogConfig)
     sites: dict[str, SiteConfig] = field(default_factory=_default_sites)
 
@@ -321,6 +336,11 @@ def validate(cfg: Config) -> None:
     for key in ("full_block_px", "block_px"):
         if getattr(cfg.privacy, key, 16) < 16:
             raise ConfigError(f"privacy.{key}: at least 16 pixels, or faces stay recognisable")
+    for i, url in enumerate(cfg.turn.urls):
+        if not url.startswith(("turn:", "turns:", "stun:", "stuns:")):
+            raise ConfigError(f"turn.urls[{i}]: {url!r} is not a turn:, turns: or stun: URL")
+    if any(u.startswith("turn") for u in cfg.turn.urls) and not cfg.turn.secret:
+        raise ConfigError("turn.secret: needed to mint credentials for the TURN urls")
     if cfg.log.level.lower() not in ("debug", "info", "warning", "error"):
         raise ConfigError("log.level: debug, info, warning or error")
     if cfg.log.format not in ("auto", "json", "text"):

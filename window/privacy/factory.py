@@ -9,11 +9,16 @@ from .filter import Passthrough, PrivacyFilter, WholeFrame
 def make_filter(mode: PrivacyMode, cfg: PrivacyConfig, site: SiteConfig) -> PrivacyFilter | None:
     """The filter for ``mode``; ``None`` for the curtain (no camera pixels at all).
 
-    Until the layered people/face filter is in place, ``people`` and ``faces`` fail closed to
-    whole-frame pixelation.
+    ``people`` and ``faces`` get a ``LayeredFilter``, which loads its face model on a
+    background thread and reports ``ready()`` only once warmed up (the stage pixelates whole
+    until then). ``off`` is refused by the stage unless the server allows it.
     """
     if mode is PrivacyMode.CURTAIN:
         return None
     if mode is PrivacyMode.OFF:
         return Passthrough()
+    if mode in (PrivacyMode.PEOPLE, PrivacyMode.FACES):
+        from .layered import LayeredFilter  # onnxruntime is imported only when needed
+
+        return LayeredFilter(mode, cfg, site)
     return WholeFrame(cfg.full_block_px)

