@@ -215,3 +215,37 @@ def _jti(token: str) -> str:
     import jwt
 
     return str(jwt.decode(token, options={"verify_signature": False})["jti"])
+
+
+async def test_opening_hours_in_status_and_events(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    from window.auth.roles import Role
+    from window.auth.tokens import mint
+    from window.config import load
+
+    # open for one minute, two hours from now (Tokyo time): closed now, opening then
+    later = datetime.now(ZoneInfo("Asia/Tokyo")) + timedelta(hours=2)
+    if later.minute == 59:
+        later -= timedelta(minutes=1)
+    day = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"][later.weekday()]
+    span = f"{day} {later:%H:%M}-{later.hour:02d}:{later.minute + 1:02d}"
+    cfg = load(None, env={}, flags={"server": {"port": 0, "data_dir": str(tmp_path)},
+                                     "media": {"width": 320, "height": 180},
+                                     "privacy": {"mode": "full"}})
+    cfg.sites["tsukuba"].hours = [span]
+    srv = Server(cfg)
+    await srv.start()
+    try:
+        admin = mint(cfg, srv.keys, role=Role.ADMIN, ttl_s=60)[0]
+        status, body = await call(srv, "GET", "/api/sites/tsukuba", admin)
+        assert status == 200 and body["hours"] == [span] and body["open"] is False
+        assert body["next_opening"].startswith(later.strftime("%Y-%m-%dT%H:%M"))
+        events = await Events.open(srv, mint(cfg, srv.keys, role=Role.SCREEN, ttl_s=60,
+                                             site="bochum")[0])
+        snap = await events.next(lambda m: m["type"] == "snapshot")
+        assert snap["sites"]["tsukuba"]["state"] == "closed"
+        await events.close()
+    finally:
+        await srv.close()

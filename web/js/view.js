@@ -4,7 +4,7 @@ import { SiteClock } from "./clock.js";
 import { EventsClient } from "./events.js";
 import { LivePlayer } from "./player.js";
 import { FragmentToken } from "./token.js";
-import { $, stateMessage, tokenMessage } from "./ui.js";
+import { $, hoursText, stateMessage, tokenMessage } from "./ui.js";
 
 const site = decodeURIComponent(location.pathname.split("/")[2] || "");
 const token = new FragmentToken();
@@ -74,6 +74,7 @@ function main() {
       clock = new SiteClock($("clock"), s.timezone).start();
     }
     $("viewers").textContent = String(s.viewers);
+    $("hours").textContent = hoursText(s.hours);
     showState(s);
   });
   events.addEventListener("feed", (e) => {
