@@ -15,7 +15,6 @@ from typing import Any
 
 from aiortc import (
     RTCConfiguration,
-    RTCIceServer,
     RTCPeerConnection,
     RTCRtpSender,
     RTCSessionDescription,
@@ -30,6 +29,7 @@ from .events import EventBus
 from .media.dtls import allow_rsa_peers
 from .media.feed import Feed, FeedState
 from .privacy.stage import PrivacyStage
+from .signalling.ice_servers import relay_ice_servers
 from .signalling.sdpfrag import SdpFrag
 from .signalling.session import Session, SessionKind
 from .sites import SiteClock
@@ -124,8 +124,7 @@ class Relay:
 
     # peers ------------------------------------------------------------------------------------
     def _new_pc(self) -> RTCPeerConnection:
-        servers = [RTCIceServer(url) for url in self.cfg.server.ice_servers]
-        return RTCPeerConnection(RTCConfiguration(iceServers=servers))
+        return RTCPeerConnection(RTCConfiguration(iceServers=relay_ice_servers(self.cfg)))
 
     def _check_capacity(self) -> None:
         if len(self.sessions) >= self.cfg.server.max_sessions_total:

@@ -18,6 +18,7 @@ from ..config import Config
 from ..errors import Forbidden, PreconditionFailed
 from ..relay import Relay
 from .body import read_offer, read_text
+from .ice_servers import ice_servers
 from .sdpfrag import parse_sdpfrag
 from .session import Session, SessionKind
 
@@ -59,7 +60,17 @@ class Endpoint:
             "Accept-Patch": "application/trickle-ice-sdpfrag",
             "Access-Control-Allow-Methods": "OPTIONS, POST, PATCH, DELETE",
         }
-        return web.Response(status=204, headers=headers)
+        response = web.Response(status=204, headers=headers)
+        # ICE servers (with TURN credentials) only for a valid token: a client that wants
+        # them before its offer sends OPTIONS with its Authorization header (RFC 9725 4.4).
+        if "Authorization" in request.headers:
+            grant = self.guard.grant(self._token(request))
+            self._add_links(response, grant.subject or grant.jti)
+        return response
+
+    def _add_links(self, response: web.Response, subject: str) -> None:
+        for server in ice_servers(self.cfg, subject):
+            response.headers.add("Link", server.link())
 
     async def post(self, request: web.Request) -> web.Response:
         site = request.match_info["site"]
@@ -75,13 +86,15 @@ class Endpoint:
         log.info("session opened", extra={"session": session.id[:8], "kind": str(self.kind),
                                           "site": site, "role": str(grant.role),
                                           "subject": grant.subject, "remote": remote})
-        return web.Response(
+        response = web.Response(
             status=201,
             text=answer,
             content_type="application/sdp",
             headers={**CORS, "Location": session.path, "ETag": session.etag,
                      "Accept-Patch": "application/trickle-ice-sdpfrag"},
         )
+        self._add_links(response, grant.subject or grant.jti)
+        return response
 
     def _token(self, request: web.Request) -> str:
         return bearer_token(request)
