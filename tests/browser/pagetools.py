@@ -64,6 +64,13 @@ async def wait_attr(page: Page, name: str, value: str, timeout: float = 5) -> fl
     return time.monotonic()
 
 
+def collect_errors(page: Page) -> list[str]:
+    """Uncaught script errors of ``page``, collected from now on."""
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    return errors
+
+
 async def shot(page: Page, name: str) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
     await page.screenshot(path=str(SHOTS / name))

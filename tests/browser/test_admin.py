@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable
 
 import pytest
-from pagetools import shot, wait_playing
+from pagetools import collect_errors, shot, wait_playing
 from peers import publish, watch
 from playwright.async_api import Browser
 
@@ -20,6 +20,7 @@ async def test_admin_dashboard(browser: Browser, relay: Server,
     pub, _ = await publish(relay.url, "bochum", mint_token("camera", "bochum"))
     guest = await watch(relay.url, "bochum", mint_token("viewer", "bochum", subject="guest"))
     page = await browser.new_page(viewport={"width": 1920, "height": 1080})
+    errors = collect_errors(page)
     try:
         await page.goto(f"{relay.url}/admin#token={mint_token('admin', subject='ops-anna')}")
         bochum = page.locator('article[data-site="bochum"]')
@@ -88,6 +89,7 @@ async def test_admin_dashboard(browser: Browser, relay: Server,
         await shot(page, "admin.png")
         await page.set_viewport_size({"width": 1920, "height": 2000})
         await shot(page, "admin-full.png")
+        assert errors == []
     finally:
         await page.close()
         await guest.close()

@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 import jwt
 import pytest
-from pagetools import frames, shot, wait_attr, wait_brightness, wait_playing
+from pagetools import collect_errors, frames, shot, wait_attr, wait_brightness, wait_playing
 from peers import publish
 from playwright.async_api import Browser
 
@@ -23,6 +23,7 @@ async def test_screen_shows_partner_with_slates(browser: Browser, relay: Server,
                                                 mint_token: Callable[..., str]) -> None:
     pub, _ = await publish(relay.url, "bochum", mint_token("camera", "bochum"))
     page = await browser.new_page(viewport=HD)
+    errors = collect_errors(page)
     try:
         # a screen standing in tsukuba shows bochum
         await page.goto(f"{relay.url}/screen/tsukuba#token={mint_token('screen', 'tsukuba')}")
@@ -47,6 +48,7 @@ async def test_screen_shows_partner_with_slates(browser: Browser, relay: Server,
         pub, _ = await publish(relay.url, "bochum", mint_token("camera", "bochum"))
         await wait_attr(page, "feedState", "live", 5)
         await wait_brightness(page, above=150, sel="#video", timeout=5)
+        assert errors == []
     finally:
         await page.close()
         await pub.pc.close()

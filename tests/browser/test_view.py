@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable
 
 import pytest
-from pagetools import shot, wait_attr, wait_brightness, wait_playing
+from pagetools import collect_errors, shot, wait_attr, wait_brightness, wait_playing
 from peers import PatternTrack, publish
 from playwright.async_api import Browser
 
@@ -20,6 +20,7 @@ async def test_view_plays_curtain_and_camera_loss(browser: Browser, relay: Serve
     pub, track = await publish(relay.url, "bochum", mint_token("camera", "bochum"))
     assert isinstance(track, PatternTrack)
     page = await browser.new_page(viewport={"width": 1280, "height": 800})
+    errors = collect_errors(page)
     try:
         await page.goto(f"{relay.url}/view/bochum#token={mint_token('viewer', 'bochum')}")
         await wait_playing(page)
@@ -58,6 +59,7 @@ async def test_view_plays_curtain_and_camera_loss(browser: Browser, relay: Serve
         await wait_brightness(page, above=150, timeout=5)
         await wait_playing(page, n=10)
         assert await page.evaluate("document.documentElement.dataset.player") == "playing"
+        assert errors == []
     finally:
         await page.close()
         await pub.pc.close()

@@ -122,6 +122,11 @@ function main() {
     slate("Virtual Window", "This screen has no valid access token. Please call the operators.");
     return;
   }
+  if (token.claims?.site && token.claims.site !== here) {
+    slate("Virtual Window", `This screen's link belongs to a screen in ${token.claims.site}, `
+          + `not ${here}. Please call the operators.`);
+    return;
+  }
   const events = new EventsClient(token.value);
   let player = /** @type {LivePlayer | null} */ (null);
 
