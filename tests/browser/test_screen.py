@@ -6,6 +6,7 @@ import asyncio
 import dataclasses
 import time
 from collections.abc import Callable
+from datetime import timedelta
 
 import jwt
 import pytest
@@ -14,6 +15,7 @@ from peers import publish
 from playwright.async_api import Browser
 
 from window.app import Server
+from window.sites import DAYS, parse_hours
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
 HD = {"width": 1920, "height": 1080}
@@ -48,6 +50,19 @@ async def test_screen_shows_partner_with_slates(browser: Browser, relay: Server,
         pub, _ = await publish(relay.url, "bochum", mint_token("camera", "bochum"))
         await wait_attr(page, "feedState", "live", 5)
         await wait_brightness(page, above=150, sel="#video", timeout=5)
+
+        # outside opening hours: the calm slate says when the partner opens (local time)
+        clock = relay.relay.clocks["bochum"]
+        later = clock.now() + timedelta(hours=3)
+        day = DAYS[later.weekday()]
+        clock.spans = parse_hours([f"{day} {later:%H}:00-{later:%H}:30"])
+        await wait_attr(page, "feedState", "closed", 3)
+        assert f"Opens {day.capitalize()} {later:%H}:00" in (await page.text_content("#slate")
+                                                           or "")
+        await asyncio.sleep(0.7)
+        await shot(page, "screen-closed.png")
+        clock.spans = []
+        await wait_attr(page, "feedState", "live", 3)
         assert errors == []
     finally:
         await page.close()

@@ -53,7 +53,7 @@ export class SiteClock {
  * @param {string} timeZone
  */
 export function formatOpening(iso, timeZone) {
-  return new Intl.DateTimeFormat(undefined, { timeZone, weekday: "short", hour: "2-digit",
+  return new Intl.DateTimeFormat("en-GB", { timeZone, weekday: "short", hour: "2-digit",
                                               minute: "2-digit", hourCycle: "h23" })
     .format(new Date(iso));
 }
