@@ -37,6 +37,8 @@ class MotionDetector:
         rate = -1.0 if self.frames > 30 else 1.0 / (self.frames + 1)
         self.frames += 1
         fg = self.mog.apply(small, learningRate=rate)
+        if self.frames <= 2:  # no model yet: MOG2 calls everything foreground
+            return np.zeros((0, 4), np.float32)
         fg = cv2.morphologyEx(fg, cv2.MORPH_OPEN, self.open)
         fg = cv2.morphologyEx(fg, cv2.MORPH_CLOSE, self.close)
         fg = cv2.dilate(fg, self.open, iterations=2)

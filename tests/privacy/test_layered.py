@@ -1,0 +1,105 @@
+"""The layered filter on real faces composited into 1280×720 scenes: after filtering, the
+reference detector (full resolution) finds no face where it found one before."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import leaks
+from scenes import background, faces, paste
+
+from window.config import PrivacyConfig, PrivacyMode, SiteConfig
+from window.privacy.faces import CenterFace
+from window.privacy.layered import LayeredFilter
+from window.privacy.tracker import BoxTracker
+
+
+def make(mode: PrivacyMode, site: SiteConfig | None = None, **cfg: object) -> LayeredFilter:
+    return LayeredFilter(mode, PrivacyConfig(**cfg), site or SiteConfig(),  # type: ignore[arg-type]
+                         background=False)
+
+
+SIZES = (24, 32, 48, 64, 96, 160, 240)
+
+
+def still_scene() -> np.ndarray:
+    img = background()
+    for i, size in enumerate(SIZES):
+        paste(img, faces()[1 + 13 * i], 30 + 180 * i, 160 + (i % 2) * 260, size)
+    return img
+
+
+def test_still_faces_24_to_240_px_never_leak_once_swept(reference: CenterFace) -> None:
+    flt = make(PrivacyMode.FACES)
+    scene = still_scene()
+    assert flt.scanner is not None
+    frames = 0
+    while flt.scanner.sweeps < 1 and frames < 400:
+        flt.apply(scene.copy())
+        frames += 1
+    assert flt.scanner.sweeps == 1
+    was = reference.detect(scene)
+    assert len(was) >= 5  # the reference sees most of them
+    for i in range(40):  # ≥ one hold period more: tracks are kept alive by their checks
+        out = flt.apply(scene.copy()).image
+        if i % 8 == 7:
+            assert leaks(reference, scene, out) == []
+
+
+@pytest.mark.parametrize("mode", [PrivacyMode.PEOPLE, PrivacyMode.FACES])
+def test_moving_faces_never_leak(reference: CenterFace, mode: PrivacyMode) -> None:
+    """Faces 48–200 px walk across (6 px a frame); every 6th frame is checked."""
+    flt = make(mode)
+    # A moment of the empty scene first, as a camera would see before people arrive.
+    for _ in range(10):
+        flt.apply(background())
+    found = 0
+    for t in range(48):
+        img = background()
+        for i, size in enumerate((48 if mode is PrivacyMode.PEOPLE else 160, 96, 200)):
+            paste(img, faces()[2 + 17 * i], 40 + 6 * t + 300 * i, 120 + 200 * (i % 2), size)
+        out = flt.apply(img.copy()).image
+        if t % 6 == 5:
+            found += len(reference.detect(img))
+            assert leaks(reference, img, out) == [], t
+    assert found >= 16
+
+
+def test_closeup_blurs_the_whole_frame_until_calm() -> None:
+    flt = make(PrivacyMode.PEOPLE, closeup_hold_frames=5)
+    near = background()
+    paste(near, faces()[0], 400, 40, 560)  # the face fills ≈ 40 % of the frame
+    results = [flt.apply(near.copy()) for _ in range(3)]
+    assert all(r.whole and r.whole_reason == "closeup" and r.blurred_share == 1.0
+               for r in results[1:])
+    after = [flt.apply(background()) for _ in range(40)]
+    assert after[0].whole  # held
+    assert not after[-1].whole
+
+
+def test_zones_are_always_pixelated() -> None:
+    site = SiteConfig(zones=[[[0.0, 0.0], [0.5, 0.0], [0.5, 0.5], [0.0, 0.5]]])
+    flt = make(PrivacyMode.FACES, site)
+    img = background()
+    r = flt.apply(img.copy())
+    assert r.blurred_share == pytest.approx(0.25, abs=0.01)
+    zone = r.image[:360, :640].astype(int)
+    # 16-px blocks: every block is one colour; outside the zone, untouched.
+    blocks = zone[:352].reshape(22, 16, 40, 16, 3)
+    assert (blocks == blocks[:, :1, :, :1, :]).all()
+    assert np.array_equal(r.image[361:, 641:], img[361:, 641:])  # edges belong to the zone
+
+
+def test_tracker_holds_and_leads_in_the_direction_of_motion() -> None:
+    tr = BoxTracker(hold=10, margin=0.0, lead=4)
+    for t in range(5):  # moving right by 8 px a frame
+        tr.update(np.array([[100 + 8 * t, 100, 140 + 8 * t, 140]], np.float32))
+    box = tr.boxes()[0]
+    assert box[2] >= 172 + 20  # stretched ahead (to the right)...
+    assert box[0] == pytest.approx(132, abs=1)  # ...not behind
+    for _ in range(10):  # no detections: the box coasts and grows, then is dropped
+        tr.update(None)
+        assert len(tr.boxes()) == 1
+    assert tr.boxes()[0][0] > 132
+    tr.update(np.zeros((0, 4), np.float32))
+    assert len(tr.boxes()) == 0

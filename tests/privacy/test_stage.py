@@ -1,0 +1,136 @@
+"""The stage fails closed: errors, missed deadlines and warm-up give whole-frame pixelation on
+that very frame; ``off`` needs the server's permission; the curtain sends no pixels."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import numpy as np
+import pytest
+from scenes import background, faces, paste
+
+from window.config import PrivacyConfig, PrivacyMode, SiteConfig
+from window.errors import Forbidden
+from window.privacy import stage as stage_module
+from window.privacy.filter import FilterResult, PrivacyFilter
+from window.privacy.layered import LayeredFilter
+from window.privacy.pixelate import Image, pixelate_whole
+from window.privacy.stage import PrivacyStage
+
+
+class Raises:
+    name = "raises"
+
+    def ready(self) -> bool:
+        return True
+
+    def apply(self, image: Image) -> FilterResult:
+        image[:] = 0  # touches the frame first: the fallback must not use this copy
+        raise RuntimeError("injected fault")
+
+    def close(self) -> None:
+        pass
+
+
+class Sleeps:
+    name = "sleeps"
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+
+    def ready(self) -> bool:
+        return True
+
+    def apply(self, image: Image) -> FilterResult:
+        time.sleep(self.seconds)
+        return FilterResult(image, blurred_share=0.0)  # would pass the face through
+
+    def close(self) -> None:
+        pass
+
+
+def scene_with_face() -> Image:
+    img = background()
+    paste(img, faces()[0], 500, 200, 160)
+    return img
+
+
+def stage_with(monkeypatch: pytest.MonkeyPatch, flt: PrivacyFilter,
+               **cfg: int) -> PrivacyStage:
+    monkeypatch.setattr(stage_module, "make_filter", lambda *a: flt)
+    return PrivacyStage("t", PrivacyConfig(**cfg), SiteConfig())  # type: ignore[arg-type]
+
+
+async def test_a_filter_that_raises_gives_whole_frame_blur_on_that_frame(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    st = stage_with(monkeypatch, Raises())
+    img = scene_with_face()
+    want = pixelate_whole(img, st.cfg.full_block_px)
+    out = await st.process(img)
+    assert out is not None and np.array_equal(out, want)
+    assert st.stats.snapshot()["whole_frame_blurs"] == {"error": 1}
+    st.close()
+
+
+async def test_a_filter_past_the_deadline_gives_whole_frame_blur_on_that_frame(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    st = stage_with(monkeypatch, Sleeps(0.3), deadline_ms=50)
+    img = scene_with_face()
+    want = pixelate_whole(img, st.cfg.full_block_px)
+    started = time.perf_counter()
+    out = await st.process(img)
+    assert time.perf_counter() - started < 0.25
+    assert out is not None and np.array_equal(out, want)
+    # The worker is still busy with that frame: the next one is blurred whole as backlog.
+    out2 = await st.process(scene_with_face())
+    assert out2 is not None
+    assert st.stats.whole_by_reason == {"deadline": 1, "backlog": 1}
+    st.close()
+
+
+async def test_off_is_impossible_without_allow_off() -> None:
+    with pytest.raises(Forbidden):
+        PrivacyStage("t", PrivacyConfig(mode=PrivacyMode.OFF), SiteConfig())
+    st = PrivacyStage("t", PrivacyConfig(mode=PrivacyMode.FULL), SiteConfig())
+    with pytest.raises(Forbidden):
+        st.set_mode(PrivacyMode.OFF)
+    assert st.mode is PrivacyMode.FULL
+    st.close()
+    dev = PrivacyStage("t", PrivacyConfig(mode=PrivacyMode.OFF), SiteConfig(), allow_off=True)
+    img = scene_with_face()
+    out = await dev.process(img.copy())
+    assert out is not None and np.array_equal(out, img)
+    dev.close()
+
+
+async def test_curtain_sends_no_pixels() -> None:
+    st = PrivacyStage("t", PrivacyConfig(mode=PrivacyMode.CURTAIN), SiteConfig())
+    assert st.curtain
+    assert await st.process(scene_with_face()) is None
+    st.set_mode(PrivacyMode.FULL)
+    assert not st.curtain
+    out = await st.process(scene_with_face())
+    assert out is not None
+    st.close()
+
+
+async def test_people_mode_blurs_whole_until_warm_then_filters() -> None:
+    st = PrivacyStage("t", PrivacyConfig(mode=PrivacyMode.PEOPLE), SiteConfig())
+    flt = st._filter
+    assert isinstance(flt, LayeredFilter)
+    img = scene_with_face()
+    if not flt.ready():
+        out = await st.process(img.copy())
+        assert out is not None
+        assert np.array_equal(out, pixelate_whole(img, st.cfg.full_block_px))
+        assert st.stats.whole_by_reason["warming"] == 1
+    assert await asyncio.to_thread(flt.wait_ready, 60)
+    out = await st.process(img.copy())
+    assert out is not None
+    snap = st.stats.snapshot()
+    assert snap["faces"] == 1 and 0 < float(snap["blurred_share"]) < 0.2  # type: ignore[arg-type]
+    assert snap["latency_ms_p50"] is not None
+    # Outside the face box the frame is untouched.
+    assert np.array_equal(out[:100, :400], img[:100, :400])
+    st.close()
