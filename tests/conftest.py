@@ -2,21 +2,13 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
+from servers import make_config
 
 from window.app import Server
 from window.auth.roles import Role
 from window.auth.tokens import mint
-from window.config import Config, load
-
-
-def make_config(tmp_path: Path, **sections: dict[str, Any]) -> Config:
-    flags: dict[str, dict[str, Any]] = {"server": {"port": 0, "data_dir": str(tmp_path)}}
-    for name, values in sections.items():
-        flags.setdefault(name, {}).update(values)
-    return load(None, env={}, flags=flags)
 
 
 @pytest.fixture

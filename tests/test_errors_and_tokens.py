@@ -9,8 +9,8 @@ import aiohttp
 import jwt
 import pytest
 from aiortc import RTCConfiguration, RTCPeerConnection
-from conftest import make_config
 from peers import publish, watch
+from servers import make_config
 
 from window.app import Server
 from window.auth.keys import KeySet

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import aiohttp
-from conftest import make_config
 from peers import publish, watch
+from servers import make_config
 
 from window.app import Server
 

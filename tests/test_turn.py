@@ -15,9 +15,9 @@ from aiortc import (
     RTCPeerConnection,
 )
 from aiortc.mediastreams import MediaStreamTrack
-from conftest import make_config
 from coturn import SECRET, allocations, coturn
 from peers import PatternTrack, post_offer
+from servers import make_config
 
 from window.app import Server
 from window.auth.roles import Role
