@@ -14,6 +14,60 @@ export class HttpError extends Error {
 }
 
 /**
+ * Parse RFC 9725 `Link: <url>; rel="ice-server"; username=…; credential=…` headers (fetch joins
+ * several into one comma-separated value).
+ * @param {string | null} header
+ * @returns {RTCIceServer[]}
+ */
+export function parseIceLinks(header) {
+  if (!header) return [];
+  /** @type {RTCIceServer[]} */
+  const servers = [];
+  for (const link of header.split(/,\s*(?=<)/)) {
+    const url = /^<([^>]+)>/.exec(link.trim());
+    if (!url || !/;\s*rel="?ice-server"?/.test(link)) continue;
+    /** @type {RTCIceServer} */
+    const server = { urls: url[1] };
+    const username = /;\s*username="([^"]*)"/.exec(link);
+    const credential = /;\s*credential="([^"]*)"/.exec(link);
+    if (username && credential) {
+      server.username = username[1];
+      server.credential = credential[1];
+    }
+    servers.push(server);
+  }
+  return servers;
+}
+
+/**
+ * A peer connection set up with the relay's ICE servers (STUN/TURN with fresh credentials,
+ * from an authenticated OPTIONS request, RFC 9725 section 4.4). `#ice=relay` in the page URL
+ * forces TURN, to check a screen's path through a firewall.
+ * @param {string} endpoint
+ * @param {string} token
+ * @param {AbortSignal} [signal]
+ * @returns {Promise<RTCPeerConnection>}
+ */
+export async function newPeerConnection(endpoint, token, signal) {
+  /** @type {RTCIceServer[]} */
+  let iceServers = [];
+  try {
+    const resp = await fetch(endpoint, {
+      method: "OPTIONS", headers: { Authorization: `Bearer ${token}` }, signal,
+    });
+    iceServers = parseIceLinks(resp.headers.get("Link"));
+  } catch (e) {
+    if (signal?.aborted) throw e;  // otherwise: no ICE servers, host candidates still work
+  }
+  const forceRelay = new URLSearchParams(location.hash.slice(1)).get("ice") === "relay";
+  return new RTCPeerConnection({
+    bundlePolicy: "max-bundle",
+    iceServers,
+    iceTransportPolicy: forceRelay ? "relay" : "all",
+  });
+}
+
+/**
  * Wait until ICE gathering is complete, at most `timeoutMs` (the relay does not trickle, so
  * the offer carries every candidate gathered so far).
  * @param {RTCPeerConnection} pc

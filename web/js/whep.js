@@ -1,6 +1,6 @@
 // @ts-check
 /** A WHEP client: receive one feed (video only), non-trickle ICE. */
-import { deleteSession, exchangeSdp } from "./http.js";
+import { deleteSession, exchangeSdp, newPeerConnection } from "./http.js";
 
 export class WhepClient {
   /**
@@ -21,7 +21,7 @@ export class WhepClient {
    * @returns {Promise<MediaStream>}
    */
   async connect(signal) {
-    const pc = new RTCPeerConnection({ bundlePolicy: "max-bundle" });
+    const pc = await newPeerConnection(this.endpoint, this.token, signal);
     this.pc = pc;
     pc.addTransceiver("video", { direction: "recvonly" });
     /** @type {Promise<MediaStream>} */

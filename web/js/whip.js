@@ -1,6 +1,6 @@
 // @ts-check
 /** A WHIP client: publish a local camera (video only), non-trickle ICE. */
-import { deleteSession, exchangeSdp } from "./http.js";
+import { deleteSession, exchangeSdp, newPeerConnection } from "./http.js";
 
 export class WhipClient {
   /**
@@ -21,7 +21,7 @@ export class WhipClient {
    * @returns {Promise<RTCPeerConnection>}
    */
   async publish(stream, signal) {
-    const pc = new RTCPeerConnection({ bundlePolicy: "max-bundle" });
+    const pc = await newPeerConnection(this.endpoint, this.token, signal);
     this.pc = pc;
     for (const track of stream.getVideoTracks()) {
       pc.addTransceiver(track, { direction: "sendonly", streams: [stream] });
