@@ -119,9 +119,15 @@ class Viewer:
         await self.peer.pc.close()
 
 
-async def watch(base: str, site: str, token: str) -> Viewer:
+async def watch(base: str, site: str, token: str, codec: str | None = None) -> Viewer:
+    """A viewer; ``codec`` ("video/H264", "video/VP8") restricts what it offers."""
     pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
-    pc.addTransceiver("video", direction="recvonly")
+    transceiver = pc.addTransceiver("video", direction="recvonly")
+    if codec is not None:
+        from aiortc import RTCRtpReceiver
+
+        caps = RTCRtpReceiver.getCapabilities("video")
+        transceiver.setCodecPreferences([c for c in caps.codecs if c.mimeType == codec])
     got: asyncio.Future[MediaStreamTrack] = asyncio.get_running_loop().create_future()
 
     @pc.on("track")

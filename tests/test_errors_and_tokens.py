@@ -103,9 +103,10 @@ async def test_contract_error_codes(server: Server, token) -> None:  # type: ign
     assert (await request("GET", f"{base}/whep/bochum", v))[0] == 405
     assert (await request("PUT", f"{base}/whip/bochum", v, offer))[0] == 405
     assert (await request("DELETE", f"{base}/whep/bochum/nosuchsession", v))[0] == 404
-    # an offer that cannot receive VP8
-    assert (await request("POST", f"{base}/whep/bochum", v,
-                          offer.replace("VP8/90000", "XYZ/90000")))[0] == 400
+    # an offer that can receive neither VP8 nor H.264
+    no_codec = offer.replace("VP8/90000", "XYZ/90000").replace("H264/90000", "XYZ/90000")
+    status, text, _ = await request("POST", f"{base}/whep/bochum", v, no_codec)
+    assert status == 400 and "VP8 or H.264" in text
     status, text, headers = await request("OPTIONS", f"{base}/whip/bochum", None,
                                           content_type=None)
     assert status == 204 and headers["Accept-Post"] == "application/sdp"

@@ -137,3 +137,19 @@ async def test_survives_garbage_while_a_viewer_keeps_receiving(server: Server, t
     assert viewer.count > before
     await viewer.close()
     await pub.pc.close()
+
+
+async def test_h264_only_viewer_gets_its_own_shared_encoding(server: Server, token) -> None:  # type: ignore[no-untyped-def]
+    pub, _ = await publish(server.url, "bochum", token("camera", "bochum"))
+    vp8 = await watch(server.url, "bochum", token("viewer"), codec="video/VP8")
+    h264 = [await watch(server.url, "bochum", token("viewer"), codec="video/H264")
+            for _ in range(2)]
+    for v in (vp8, *h264):
+        await v.wait_frames(20)
+        await v.wait_for(bright)
+    assert "H264" in h264[0].peer.answer and "VP8" not in h264[0].peer.answer
+    feed = server.relay.feeds["bochum"]
+    assert feed.snapshot()["codecs"] == {"vp8": 1, "h264": 2}
+    for v in (vp8, *h264):
+        await v.close()
+    await pub.pc.close()

@@ -45,6 +45,16 @@ def _ufrag(sdp: str) -> str | None:
     return None
 
 
+def choose_codec(offer: str) -> str:
+    """VP8 when the viewer takes it (every browser does), else H.264 (packetization-mode 1)."""
+    sdp = offer.lower()
+    if "vp8/90000" in sdp:
+        return "vp8"
+    if "h264/90000" in sdp and "packetization-mode=1" in sdp:
+        return "h264"
+    raise BadRequest("the offer must accept VP8 or H.264 (packetization-mode 1) video")
+
+
 class Relay:
     def __init__(self, cfg: Config, store: Store, *, allow_privacy_off: bool = False,
                  events: EventBus | None = None) -> None:
@@ -199,20 +209,19 @@ class Relay:
                     ) -> tuple[Session, str]:
         """A viewer's WHEP offer: answer with the site's feed."""
         feed = self.feed(site)
-        if "vp8/90000" not in offer.lower():
-            raise BadRequest("the offer must accept VP8 video")
+        codec = choose_codec(offer)
         if len(feed.viewers) >= self.cfg.server.max_viewers_per_site:
             raise AtCapacity(f"site {site!r} has its maximum of viewers; try again soon")
         self._check_capacity()
         pc = self._new_pc()
-        track = feed.subscribe()
+        track = feed.subscribe(codec)
         session = Session(SessionKind.VIEWER, site, pc, grant, remote, track=track,
                           remote_ufrag=_ufrag(offer))
         try:
             transceiver = pc.addTransceiver(track, direction="sendonly")
             caps = RTCRtpSender.getCapabilities("video")
             transceiver.setCodecPreferences(
-                [c for c in caps.codecs if c.mimeType.lower() in ("video/vp8", "video/rtx")])
+                [c for c in caps.codecs if c.mimeType.lower() in (f"video/{codec}", "video/rtx")])
             sdp = await self._answer(pc, offer)
             if f"a=mid:{transceiver.mid}" not in sdp or transceiver.currentDirection not in (
                     "sendonly", "sendrecv"):
@@ -222,7 +231,7 @@ class Relay:
             await pc.close()
             raise
         # Keyframe requests (PLI/FIR) from this viewer go to the shared encoder.
-        transceiver.sender._send_keyframe = feed.request_keyframe  # type: ignore[method-assign]
+        transceiver.sender._send_keyframe = track.request_keyframe  # type: ignore[method-assign]
         self.sessions[session.id] = session
         self._watch_state(session)
         self._viewers_changed(site)

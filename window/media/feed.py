@@ -15,7 +15,6 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import av
@@ -27,7 +26,7 @@ from ..config import MediaConfig
 from ..privacy.pixelate import Image
 from ..privacy.stage import PrivacyStage
 from ..sites import SiteClock
-from .encoder import Packet, Vp8Encoder
+from .encoding import Encoding
 from .feed_track import FeedTrack
 from .rate import MS_BUCKETS, Histogram, RateMeter, percentile
 from .slate import SlateCache
@@ -78,26 +77,18 @@ class Feed:
         self._last_frame_at = float("-inf")
         self._mailbox: tuple[Image, bool] | None = None
         self._mailbox_ready = asyncio.Event()
-        self._keyframe_wanted = True
-        self._last_keyframe_at = float("-inf")
+        self.encodings: dict[str, Encoding] = {}
         self._last_pts = -1
         self._t0 = time.monotonic()
         self._slate = SlateCache(media.width, media.height, clock.title)
-        self._encoder = Vp8Encoder(media.width, media.height, media.fps,
-                                   media.bitrate_kbps * 1000)
-        self._pool = ThreadPoolExecutor(1, thread_name_prefix=f"encode-{name}")
         self._tasks: list[asyncio.Task[None]] = []
         self._state = FeedState.OFFLINE
         self._open_cache: tuple[int, bool] = (-1, True)
         # figures
         self.frames_in = RateMeter()
         self.frames_out = RateMeter()
-        self.bytes_out = 0
-        self.keyframes = 0
         self.encode_ms: deque[float] = deque(maxlen=300)
         self.encode_hist = Histogram(MS_BUCKETS)
-        self.bytes_delivered = 0  # bytes handed to viewers' senders
-        self.keyframe_requests = 0
         self.camera_size: tuple[int, int] | None = None
 
     # life cycle -------------------------------------------------------------------------------
@@ -118,11 +109,10 @@ class Feed:
             t.cancel()
         await asyncio.gather(*self._tasks, *([self._ingest] if self._ingest else []),
                              return_exceptions=True)
-        for v in list(self.viewers):
-            v.stop()
+        for encoding in self.encodings.values():
+            encoding.close()
         self.viewers.clear()
         self.privacy.close()
-        self._pool.shutdown(wait=False, cancel_futures=True)
 
     # state ------------------------------------------------------------------------------------
     def _is_open(self) -> bool:
@@ -198,29 +188,46 @@ class Feed:
             log.info("camera track ended", extra={"site": self.name})
 
     # viewers ----------------------------------------------------------------------------------
-    def subscribe(self) -> FeedTrack:
-        track = FeedTrack(self.media.viewer_queue, self.request_keyframe)
+    def subscribe(self, codec: str = "vp8") -> FeedTrack:
+        """A new viewer's track, fed by the shared encoder of ``codec``."""
+        encoding = self.encodings.get(codec)
+        if encoding is None:
+            encoding = self.encodings[codec] = Encoding(codec, self.media, self.name)
+        track = FeedTrack(self.media.viewer_queue, encoding.request_keyframe)
+        track.codec = codec
+        encoding.viewers.add(track)
         self.viewers.add(track)
-        self.request_keyframe()
+        encoding.request_keyframe()
         return track
 
     def unsubscribe(self, track: FeedTrack) -> None:
         self.viewers.discard(track)
+        encoding = self.encodings.get(track.codec)
+        if encoding is not None:
+            encoding.viewers.discard(track)
         track.stop()
 
     def request_keyframe(self) -> None:
-        """A keyframe soon: served at most every ``keyframe_min_interval_ms``."""
-        self._keyframe_wanted = True
-        self.keyframe_requests += 1
+        """Every encoding makes a keyframe soon (throttled per encoding)."""
+        for encoding in self.encodings.values():
+            encoding.request_keyframe()
 
-    def _take_keyframe(self) -> bool:
-        now = time.monotonic()
-        if (self._keyframe_wanted
-                and now - self._last_keyframe_at >= self.media.keyframe_min_interval_ms / 1000):
-            self._keyframe_wanted = False
-            self._last_keyframe_at = now
-            return True
-        return False
+    @property
+    def keyframes(self) -> int:
+        return sum(e.keyframes for e in self.encodings.values())
+
+    @property
+    def keyframe_requests(self) -> int:
+        return sum(e.keyframe_requests for e in self.encodings.values())
+
+    @property
+    def bytes_out(self) -> int:
+        return sum(e.bytes_out for e in self.encodings.values())
+
+    @property
+    def bytes_delivered(self) -> int:
+        """Bytes handed to viewers' senders."""
+        return sum(e.bytes_delivered for e in self.encodings.values())
 
     # the two stages ---------------------------------------------------------------------------
     def _post(self, image: Image, camera: bool) -> None:
@@ -274,17 +281,7 @@ class Feed:
                 log.exception("feed processing failed; continuing", extra={"site": self.name})
                 await asyncio.sleep(0.1)
 
-    def _encode_image(self, image: Image, pts: int, keyframe: bool) -> list[Packet]:
-        started = time.perf_counter()
-        frame = av.VideoFrame.from_ndarray(image, format="bgr24")
-        packets = self._encoder.encode(frame, pts, keyframe)
-        ms = (time.perf_counter() - started) * 1000
-        self.encode_ms.append(ms)
-        self.encode_hist.observe(ms)
-        return packets
-
     async def _encode(self) -> None:
-        loop = asyncio.get_running_loop()
         while True:
             try:
                 await self._mailbox_ready.wait()
@@ -295,21 +292,15 @@ class Feed:
                 image, camera = item
                 if camera and self.state() is not FeedState.LIVE:
                     continue  # the curtain came down while this frame was processed
-                if not self.viewers:
+                active = [e for e in self.encodings.values() if e.viewers]
+                if not active:
                     continue
                 pts = int((time.monotonic() - self._t0) * 90000)
                 pts = max(pts, self._last_pts + 1)
                 self._last_pts = pts
-                keyframe = self._take_keyframe()
-                packets = await loop.run_in_executor(
-                    self._pool, self._encode_image, image, pts, keyframe)
-                for packet in packets:
-                    is_key = bool(packet.is_keyframe)
-                    self.keyframes += is_key
-                    self.bytes_out += packet.size
-                    self.bytes_delivered += packet.size * len(self.viewers)
-                    for viewer in list(self.viewers):
-                        viewer.put(packet, is_key)
+                for ms in await asyncio.gather(*(e.send(image, pts) for e in active)):
+                    self.encode_ms.append(ms)
+                    self.encode_hist.observe(ms)
                 self.frames_out.tick()
             except asyncio.CancelledError:
                 raise
@@ -331,5 +322,6 @@ class Feed:
             "keyframes": self.keyframes,
             "encode_ms_p50": percentile(list(self.encode_ms), 0.5),
             "viewers": len(self.viewers),
+            "codecs": {c: len(e.viewers) for c, e in self.encodings.items() if e.viewers},
             "privacy": {"mode": str(self.privacy.mode), **self.privacy.stats.snapshot()},
         }

@@ -25,9 +25,14 @@ class FeedTrack(MediaStreamTrack):
         self._ready = asyncio.Event()
         self._request_keyframe = request_keyframe
         self._waiting_for_keyframe = True
+        self.codec = "vp8"
         self.packets_sent = 0
         self.bytes_sent = 0
         self.overflows = 0
+
+    def request_keyframe(self) -> None:
+        """This viewer lost a picture (PLI/FIR): its encoding makes a keyframe soon."""
+        self._request_keyframe()
 
     def put(self, packet: Packet, keyframe: bool) -> None:
         """Called by the feed for every encoded packet (on the event loop)."""

@@ -1,0 +1,76 @@
+"""One codec's output of a feed: a shared encoder, its viewers, and when to make keyframes.
+
+A feed has one ``Encoding`` per codec that some viewer needs (VP8 for nearly everyone, H.264
+for players that cannot take VP8), each encoding every frame once on its own thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import av
+
+from ..config import MediaConfig
+from ..privacy.pixelate import Image
+from .encoder import ENCODERS, Encoder, Packet
+from .feed_track import FeedTrack
+
+
+class Encoding:
+    def __init__(self, codec: str, media: MediaConfig, site: str) -> None:
+        self.codec = codec
+        self.media = media
+        self.viewers: set[FeedTrack] = set()
+        self._encoder: Encoder = ENCODERS[codec](media.width, media.height, media.fps,
+                                                 media.bitrate_kbps * 1000)
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix=f"encode-{site}-{codec}")
+        self._keyframe_wanted = True
+        self._last_keyframe_at = float("-inf")
+        self.keyframes = 0
+        self.keyframe_requests = 0
+        self.bytes_out = 0
+        self.bytes_delivered = 0
+
+    def request_keyframe(self) -> None:
+        """A keyframe soon: served at most every ``keyframe_min_interval_ms``."""
+        self._keyframe_wanted = True
+        self.keyframe_requests += 1
+
+    def _take_keyframe(self) -> bool:
+        now = time.monotonic()
+        if (self._keyframe_wanted
+                and now - self._last_keyframe_at >= self.media.keyframe_min_interval_ms / 1000):
+            self._keyframe_wanted = False
+            self._last_keyframe_at = now
+            return True
+        return False
+
+    def _encode_image(self, image: Image, pts: int, keyframe: bool
+                      ) -> tuple[list[Packet], float]:
+        started = time.perf_counter()
+        frame = av.VideoFrame.from_ndarray(image, format="bgr24")
+        packets = self._encoder.encode(frame, pts, keyframe)
+        return packets, (time.perf_counter() - started) * 1000
+
+    async def send(self, image: Image, pts: int) -> float:
+        """Encode ``image`` once and hand the packets to every viewer; returns encode ms."""
+        loop = asyncio.get_running_loop()
+        packets, ms = await loop.run_in_executor(
+            self._pool, self._encode_image, image, pts, self._take_keyframe())
+        viewers = list(self.viewers)
+        for packet in packets:
+            is_key = bool(packet.is_keyframe)
+            self.keyframes += is_key
+            self.bytes_out += packet.size
+            self.bytes_delivered += packet.size * len(viewers)
+            for viewer in viewers:
+                viewer.put(packet, is_key)
+        return ms
+
+    def close(self) -> None:
+        for v in list(self.viewers):
+            v.stop()
+        self.viewers.clear()
+        self._pool.shutdown(wait=False, cancel_futures=True)
