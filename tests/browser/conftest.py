@@ -12,21 +12,13 @@ from pathlib import Path
 
 import pytest
 import pytest_asyncio
+from pagetools import CHROMIUM, FLAGS
 from playwright.async_api import Browser, async_playwright
 
 from window.app import Server
 from window.auth.roles import Role
 from window.auth.tokens import mint
 from window.config import load
-
-CHROMIUM = os.environ.get("WINDOW_CHROMIUM", "/usr/bin/chromium")
-FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    "--autoplay-policy=no-user-gesture-required",
-    "--disable-features=WebRtcHideLocalIpsWithMdns",
-    "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
-]
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")

@@ -3,10 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from pathlib import Path
 
 from playwright.async_api import Page
+
+# Debian's Chromium (never a downloaded browser), with flags that work on these machines.
+CHROMIUM = os.environ.get("WINDOW_CHROMIUM", "/usr/bin/chromium")
+FLAGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--autoplay-policy=no-user-gesture-required",
+    "--disable-features=WebRtcHideLocalIpsWithMdns",
+    "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+]
 
 SHOTS = Path(__file__).resolve().parent.parent.parent / "docs" / "screenshots"
 
