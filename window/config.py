@@ -113,6 +113,9 @@ class PrivacyConfig:
     # of these widths (1280: faces from ≈ 24 px at 720p), or re-check small held faces.
     sweep_widths: list[int] = field(default_factory=lambda: [640, 1280])
     tile_px: int = 224
+    # Until the sweep has searched every tile once (start, new frame size) the whole frame
+    # is pixelated and up to this many milliseconds a frame go to the sweep.
+    first_sweep_ms: int = 40
     # A face or moving region stays blurred this many frames after it was last seen...
     hold_frames: int = 30
     # ...in a box enlarged by this share of its size on each side (growing while unseen)

@@ -5,8 +5,10 @@ regions first) feeds the face tracker, the moving regions (mode ``people``) feed
 tracker, both trackers hand out held, enlarged boxes, the site's zones are added,
 and everything under the mask is pixelated in one go. A face or moving region larger than
 ``closeup_share`` of the frame pixelates the whole frame until it has been calm for
-``closeup_hold_frames`` frames. The model loads and warms up on a background thread;
-``ready()`` is False until then (the stage pixelates whole meanwhile).
+``closeup_hold_frames`` frames. Until the sweep has searched every tile once (≈ 0.5 s,
+several tiles a frame) the whole frame is pixelated, so faces already in view when the feed
+starts are known before the first picture shows. The model loads and warms up on a
+background thread; ``ready()`` is False until then (the stage pixelates whole meanwhile).
 """
 
 from __future__ import annotations
@@ -97,6 +99,13 @@ class LayeredFilter:
         h, w = image.shape[:2]
         held = np.array([t.box for t in self.faces.tracks], np.float32).reshape(-1, 4)
         regions = self.motion.detect(image)
+        if not scanner.swept:
+            # Until every tile has been searched once, nobody in view is known yet.
+            self.faces.update(scanner.first_sweep(image, self.cfg.first_sweep_ms / 1000)[:, :4])
+            self.moving.update(regions)
+            return FilterResult(pixelate_whole(image, self.cfg.full_block_px),
+                                faces=len(self.faces.tracks), regions=len(regions),
+                                blurred_share=1.0, whole=True, whole_reason="first-sweep")
         found = scanner.scan(image, held, regions)
         self.faces.update(found[:, :4])
         face_boxes = self.faces.boxes()

