@@ -134,8 +134,11 @@ async def test_people_mode_blurs_whole_until_warm_then_filters() -> None:
     assert out is not None
     assert st.stats.whole_by_reason["first-sweep"] >= 1
     snap = st.stats.snapshot()
-    assert snap["faces"] == 1 and 0 < float(snap["blurred_share"]) < 0.2  # type: ignore[arg-type]
-    assert snap["latency_ms_p50"] is not None
+    assert int(snap["faces"]) >= 1  # type: ignore[call-overload]
+    assert 0 < float(snap["blurred_share"]) < 0.2  # type: ignore[arg-type]
+    assert snap["latency_ms_p50"] is not None and snap["latency_ms_p95"] is not None
+    assert snap["filtered"] == st.stats.filtered > 0
+    assert snap["faces_per_frame"] is not None and snap["blurred_share_mean"] is not None
     # Outside the face box the frame is untouched.
     assert np.array_equal(out[:100, :400], img[:100, :400])
     st.close()

