@@ -8,7 +8,6 @@ Runs on a worker thread; libvpx and libx264 release the GIL.
 from __future__ import annotations
 
 import fractions
-import multiprocessing
 from typing import TYPE_CHECKING, Any, Protocol, TypeAlias
 
 import av
@@ -71,8 +70,10 @@ class Vp8Encoder:
             "undershoot-pct": "100",
             "error-resilient": "1",
         }
-        cores = multiprocessing.cpu_count()
-        codec.thread_count = min(cores, 2) if width * height >= 640 * 480 else 1
+        # One thread: on a busy 2-core machine libvpx's worker threads wait on each other and
+        # an encode took 15-200 ms instead of 9 (benchmarks/fanout.py). Each feed and codec has
+        # a thread of its own anyway.
+        codec.thread_count = 1
         self.codec = codec
 
     def encode(self, frame: av.VideoFrame, pts: int, keyframe: bool) -> list[Packet]:

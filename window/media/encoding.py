@@ -47,18 +47,19 @@ class Encoding:
             return True
         return False
 
-    def _encode_image(self, image: Image, pts: int, keyframe: bool
+    def _encode_image(self, i420: Image, pts: int, keyframe: bool
                       ) -> tuple[list[Packet], float]:
         started = time.perf_counter()
-        frame = av.VideoFrame.from_ndarray(image, format="bgr24")
+        frame = av.VideoFrame.from_ndarray(i420, format="yuv420p")
         packets = self._encoder.encode(frame, pts, keyframe)
         return packets, (time.perf_counter() - started) * 1000
 
-    async def send(self, image: Image, pts: int) -> float:
-        """Encode ``image`` once and hand the packets to every viewer; returns encode ms."""
+    async def send(self, i420: Image, pts: int) -> float:
+        """Encode a frame (planar YUV 4:2:0, as ``to_i420`` makes it) once and hand the
+        packets to every viewer; returns the encode time in ms."""
         loop = asyncio.get_running_loop()
         packets, ms = await loop.run_in_executor(
-            self._pool, self._encode_image, image, pts, self._take_keyframe())
+            self._pool, self._encode_image, i420, pts, self._take_keyframe())
         viewers = list(self.viewers)
         for packet in packets:
             is_key = bool(packet.is_keyframe)
