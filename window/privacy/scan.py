@@ -180,22 +180,24 @@ class FaceScanner:
         return boxes
 
     def _check(self, image: Image, held: list[np.ndarray]) -> Boxes:
-        """Full-resolution crops around held small faces, ≈ one tile of pixels in all."""
+        """Crops around held faces, each scaled so the face is ≈ 48 px (never enlarged): about
+        one tile of pixels in all, least recently checked first."""
         h, w = image.shape[:2]
-        budget = self.tile_px * self.tile_px
+        budget = float(self.tile_px * self.tile_px)
         found = [no_boxes()]
-        # Least recently checked first: rotate the list each time.
-        start = self._frame % len(held)
+        start = self._frame % len(held)  # rotate: every held face gets its turn
         for b in held[start:] + held[:start]:
-            bw, bh = b[2] - b[0], b[3] - b[1]
-            side = max(128.0, 3.0 * max(bw, bh))
+            size = float(max(b[2] - b[0], b[3] - b[1]))
+            side = max(128.0, 3.0 * size)
             cx, cy = (b[0] + b[2]) / 2, (b[1] + b[3]) / 2
             x0, y0 = max(0, int(cx - side / 2)), max(0, int(cy - side / 2))
             x1, y1 = min(w, int(cx + side / 2)), min(h, int(cy + side / 2))
-            if x1 <= x0 or y1 <= y0:
+            if x1 - x0 < 8 or y1 - y0 < 8:
                 continue
-            budget -= (x1 - x0) * (y1 - y0)
-            found.append(self._detect_in(image, x0, y0, x1, y1, 0))
-            if budget <= 0:
+            k = min(1.0, 48.0 / max(size, 1.0))
+            cost = (x1 - x0) * (y1 - y0) * k * k
+            if cost > budget and len(found) > 1:
                 break
+            budget -= cost
+            found.append(self._detect_in(image, x0, y0, x1, y1, round((x1 - x0) * k)))
         return np.concatenate(found)
