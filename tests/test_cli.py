@@ -84,7 +84,7 @@ def test_token_minted_on_the_host_is_accepted_then_revoked(served: tuple[str, Pa
     secret = data / "secret"
     assert stat.S_IMODE(secret.stat().st_mode) == 0o600
     sdp = asyncio.run(make_offer())
-    assert post_offer(f"{url}/whep/bochum", token, sdp) == 201
+    assert post_offer(f"{url}/whep/bochum", token, sdp) == 201  # a session of this token
     assert post_offer(f"{url}/whep/tsukuba", token, sdp) == 403
     import jwt
 
@@ -94,6 +94,12 @@ def test_token_minted_on_the_host_is_accepted_then_revoked(served: tuple[str, Pa
     while post_offer(f"{url}/whep/bochum", token, sdp) != 401:
         assert time.monotonic() < deadline, "revocation not seen by the running server"
         time.sleep(0.5)
+    # the sessions it opened before are gone too (the first POST above made one)
+    admin = run("token", "create", "--role", "admin", "--data", str(data)).stdout.strip()
+    req = urllib.request.Request(url + "/api/sessions",
+                                 headers={"Authorization": f"Bearer {admin}"})
+    sessions = json.load(urllib.request.urlopen(req))["sessions"]
+    assert [s["jti"] for s in sessions if s["jti"] == jti] == [], sessions
     health = json.load(urllib.request.urlopen(url + "/healthz"))
     assert set(health["sites"]) == {"bochum", "tsukuba"}
 

@@ -114,7 +114,7 @@ class Server:
 
     async def start(self) -> None:
         await self.relay.start()
-        self._tasks.append(asyncio.create_task(self.guard.watch_revocations(),
+        self._tasks.append(asyncio.create_task(self.guard.watch_revocations(self.relay.kick_subject),
                                                name="revocations"))
         self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False,
                                      shutdown_timeout=2.0)

@@ -55,6 +55,9 @@ class ServerConfig:
     ice_servers: list[str] = field(default_factory=list)
     # A static bearer token Prometheus may scrape /metrics with; empty: admin tokens only.
     metrics_token: str = ""
+    # Reverse proxies whose X-Forwarded-For is believed (for logs and the audit log),
+    # such as ["127.0.0.1"] when nginx runs on the same host.
+    trusted_proxies: list[str] = field(default_factory=list)
 
 
 @dataclass

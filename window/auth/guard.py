@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
@@ -66,14 +67,27 @@ class Guard:
     def mark_revoked(self, jti: str) -> None:
         self._revoked.add(jti)
 
-    async def watch_revocations(self, interval_s: float = 2.0) -> None:
-        """Pick up revocations written by other processes (``window token revoke``)."""
+    async def watch_revocations(
+        self, on_revoked: Callable[[str], Awaitable[object]] | None = None,
+        interval_s: float = 2.0,
+    ) -> None:
+        """Pick up revocations written by other processes (``window token revoke``) and call
+        ``on_revoked`` for each new one, so its open sessions end too."""
         while True:
             await asyncio.sleep(interval_s)
             try:
                 version = await asyncio.to_thread(self.store.data_version)
-                if version != self._version:
-                    self._version = version
-                    self._revoked = await asyncio.to_thread(self.store.revoked_ids)
+                if version == self._version:
+                    continue
+                self._version = version
+                revoked = await asyncio.to_thread(self.store.revoked_ids)
+                new = revoked - self._revoked
+                self._revoked = revoked
+                for jti in sorted(new):
+                    log.info("token revoked elsewhere", extra={"jti": jti})
+                    if on_revoked is not None:
+                        await on_revoked(jti)
+            except asyncio.CancelledError:
+                raise
             except Exception:  # keep guarding with what we know
                 log.exception("reading revocations failed")

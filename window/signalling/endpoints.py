@@ -17,6 +17,7 @@ from ..auth.roles import Permission
 from ..config import Config
 from ..errors import Forbidden, PreconditionFailed
 from ..relay import Relay
+from ..web.remote import client_address
 from .body import read_offer, read_text
 from .ice_servers import ice_servers
 from .sdpfrag import parse_sdpfrag
@@ -78,7 +79,7 @@ class Endpoint:
         self.relay.feed(site)  # 404 for an unknown site
         self.guard.check(self._token(request), self.permission, site)
         offer = await read_offer(request, self.cfg.server.max_body_bytes)
-        remote = request.remote or ""
+        remote = client_address(request, self.cfg.server.trusted_proxies)
         if self.kind is SessionKind.PUBLISHER:
             session, answer = await self.relay.publish(site, offer, grant, remote)
         else:

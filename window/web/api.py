@@ -17,7 +17,6 @@ import contextlib
 import json
 import logging
 import time
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import jwt
@@ -27,16 +26,25 @@ from ..auth.roles import Permission, Role
 from ..auth.tokens import Grant, mint
 from ..config import PrivacyMode
 from ..durations import parse_duration
-from ..errors import BadRequest, ConfigError, Forbidden, NotFound, UnsupportedMediaType
+from ..errors import (
+    BadRequest,
+    ConfigError,
+    Forbidden,
+    NotFound,
+    NotImplementedByServer,
+    UnsupportedMediaType,
+)
 from ..signalling.session import Session, SessionKind
 from .common import actor_of, site_summary
+from .pages import shared_file
+from .remote import client_address
 
 if TYPE_CHECKING:
     from ..app import Server
 
 log = logging.getLogger("window.api")
 
-OPENAPI = Path(__file__).resolve().parent.parent.parent / "docs" / "openapi.yaml"
+OPENAPI = shared_file("openapi.yaml")
 NO_STORE = {"Cache-Control": "no-store"}
 
 
@@ -93,7 +101,7 @@ class Api:
                      detail: dict[str, Any] | None = None) -> None:
         await asyncio.to_thread(self.store.audit, actor_of(grant), action, target,
                                 {"role": str(grant.role), **(detail or {})},
-                                request.remote or "")
+                                client_address(request, self.cfg.server.trusted_proxies))
         log.info("operator action", extra={"actor": grant.subject, "action": action,
                                            "target": target})
 
@@ -305,8 +313,11 @@ class Api:
         claims = jwt.decode(token, options={"verify_signature": False})
         lifetime = int(claims.get("exp", 0)) - int(claims.get("iat", claims.get("exp", 0)))
         ttl = min(max(lifetime, 60), parse_duration(self.cfg.auth.max_ttl))
-        new, renewed = mint(self.cfg, self.server.keys, role=grant.role, ttl_s=ttl,
-                            site=grant.site, subject=grant.subject, jti=grant.jti)
+        try:
+            new, renewed = mint(self.cfg, self.server.keys, role=grant.role, ttl_s=ttl,
+                                site=grant.site, subject=grant.subject, jti=grant.jti)
+        except ConfigError as e:  # e.g. public-key mode without a private key here
+            raise NotImplementedByServer(f"this relay cannot renew tokens: {e}") from None
         await self._audit(request, grant, "token.renew", grant.jti,
                           {"site": grant.site, "expires_at": renewed.expires_at})
         return _json({"token": new, "expires_at": renewed.expires_at})

@@ -5,6 +5,7 @@ Tokens travel in the URL fragment, which browsers never send, so pages are publi
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from aiohttp import web
@@ -19,13 +20,18 @@ PAGE_HEADERS = {
 }
 
 
+def shared_file(*parts: str) -> Path:
+    """A file that ships beside the code: in a checkout (``web/``, ``docs/``) or, installed,
+    under ``<prefix>/share/window/``."""
+    checkout = Path(__file__).resolve().parent.parent.parent
+    installed = Path(sys.prefix) / "share" / "window"
+    top = {"web": "web", "openapi.yaml": "docs/openapi.yaml"}[parts[0]]
+    local = checkout / top / Path(*parts[1:])
+    return local if local.exists() else installed / Path(*parts)
+
+
 def default_web_dir() -> Path:
-    """``web/`` beside the package (a checkout) or inside it (an installed wheel)."""
-    here = Path(__file__).resolve().parent
-    for candidate in (here.parent.parent / "web", here / "static"):
-        if (candidate / "view.html").exists():
-            return candidate
-    return here.parent.parent / "web"
+    return shared_file("web")
 
 
 def page_routes(web_dir: Path, sites: set[str]) -> list[web.AbstractRouteDef]:
