@@ -117,3 +117,35 @@ async def test_link_headers_carry_fresh_credentials(tmp_path: Path) -> None:
         assert links[0].endswith('credential-type="password"')
     finally:
         await server.close()
+
+
+async def test_camera_agent_takes_turn_from_the_relay(tmp_path: Path) -> None:
+    """`window camera` asks the relay for ICE servers and allocates on its TURN server."""
+    from window.camera import run_camera
+
+    with coturn(tmp_path) as turn_url:
+        cfg = make_config(tmp_path, media={"width": 320, "height": 180},
+                          privacy={"mode": "full"},
+                          turn={"urls": [turn_url], "secret": SECRET,
+                                "relay_uses_turn": False})
+        server = Server(cfg)
+        await server.start()
+        stop = asyncio.Event()
+        try:
+            cam = mint(cfg, server.keys, role=Role.CAMERA, ttl_s=60, site="bochum",
+                       subject="cam-bochum")[0]
+            task = asyncio.create_task(run_camera(server.url, "bochum", cam,
+                                                  "test?width=320&height=180&fps=10",
+                                                  stop=stop))
+            async with asyncio.timeout(20):
+                while server.relay.feeds["bochum"].state() != "live":
+                    await asyncio.sleep(0.2)
+            wanted = ":cam-bochum>: incoming packet ALLOCATE processed, success"
+            async with asyncio.timeout(5):  # coturn writes its log a little later
+                while wanted not in (tmp_path / "turn.log").read_text(errors="replace"):
+                    await asyncio.sleep(0.1)
+            stop.set()
+            assert await task == 0
+        finally:
+            stop.set()
+            await server.close()

@@ -25,9 +25,10 @@ Retry policy, chosen for a device nobody watches:
 * The process only ends when asked: ``stop`` set, task cancelled, SIGINT or SIGTERM. Then the
   current session is DELETEd (the feed shows the offline slate at once) and closed.
 
-ICE: no STUN/TURN servers by default (``ice_servers``): host candidates plus the relay's
-reachable address are enough for a relay with a public address, and a device must not wait
-on a third-party STUN server. Pass ``ice_servers`` for relays behind NAT.
+ICE: the STUN/TURN servers the relay hands out in ``Link`` headers (RFC 9725; TURN with
+short-lived credentials minted per session), fetched before every session; ``ice_servers``
+overrides them. A relay without any gives host candidates only, which is enough for a relay
+with a public address; a device never waits on a third-party STUN server.
 
 The token is never logged; nor is the ``Authorization`` header or any URL containing it.
 """
@@ -48,6 +49,7 @@ from typing import Any
 import aiohttp
 from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection, RTCSessionDescription
 
+from ..signalling.ice_servers import parse_links
 from .sources import VideoSource
 
 log = logging.getLogger("window.camera")
@@ -186,11 +188,21 @@ class WhipPublisher:
 
     # ------------------------------------------------------------------ one session
 
+    async def _discover_ice_servers(self, http: aiohttp.ClientSession) -> list[RTCIceServer]:
+        """The relay's STUN/TURN servers with fresh credentials, from an authenticated
+        OPTIONS (RFC 9725 section 4.4); none when it offers none or cannot be asked."""
+        try:
+            async with http.options(self.endpoint, headers=self._headers()) as resp:
+                return parse_links(resp.headers.getall("Link", []))
+        except (aiohttp.ClientError, TimeoutError):
+            return []
+
     async def _session(self, http: aiohttp.ClientSession, stop: asyncio.Event) -> _Result:
         self.attempts += 1
         self.state = "connecting"
         self.location = None
-        pc = RTCPeerConnection(RTCConfiguration(iceServers=self.ice_servers))
+        servers = self.ice_servers or await self._discover_ice_servers(http)
+        pc = RTCPeerConnection(RTCConfiguration(iceServers=servers))
         changed = asyncio.Event()
 
         @pc.on("connectionstatechange")

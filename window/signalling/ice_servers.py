@@ -43,6 +43,26 @@ class IceServer:
         return out
 
 
+_LINK = re.compile(r'^\s*<([^>]+)>(.*)$')
+_PARAM = re.compile(r';\s*([a-zA-Z-]+)="?([^";]*)"?')
+
+
+def parse_links(values: list[str]) -> list[RTCIceServer]:
+    """ICE servers from RFC 9725 ``Link: <url>; rel="ice-server"; ...`` header values."""
+    servers: list[RTCIceServer] = []
+    for value in values:
+        for link in re.split(r",\s*(?=<)", value):
+            m = _LINK.match(link)
+            if not m:
+                continue
+            params = {k.lower(): v for k, v in _PARAM.findall(m.group(2))}
+            if params.get("rel") != "ice-server":
+                continue
+            servers.append(RTCIceServer(m.group(1), username=params.get("username"),
+                                        credential=params.get("credential")))
+    return servers
+
+
 def turn_credentials(secret: str, subject: str, ttl_s: int, now: float | None = None
                      ) -> tuple[str, str]:
     expiry = int(now if now is not None else time.time()) + ttl_s
