@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -141,4 +142,20 @@ async def test_people_mode_blurs_whole_until_warm_then_filters() -> None:
     assert snap["faces_per_frame"] is not None and snap["blurred_share_mean"] is not None
     # Outside the face box the frame is untouched.
     assert np.array_equal(out[:100, :400], img[:100, :400])
+    st.close()
+
+
+async def test_a_model_that_fails_to_load_keeps_the_feed_pixelated_whole(tmp_path: Path) -> None:
+    bad = tmp_path / "broken.onnx"
+    bad.write_bytes(b"not a model")
+    cfg = PrivacyConfig(mode=PrivacyMode.FACES, face_model=str(bad))
+    st = PrivacyStage("t", cfg, SiteConfig())
+    flt = st._filter
+    assert isinstance(flt, LayeredFilter)
+    assert not await asyncio.to_thread(flt.wait_ready, 10)  # loading failed: never ready
+    assert flt.load_error is not None
+    img = scene_with_face()
+    out = await st.process(img.copy())
+    assert out is not None and np.array_equal(out, pixelate_whole(img, cfg.full_block_px))
+    assert st.stats.whole_by_reason == {"warming": 1}
     st.close()

@@ -56,6 +56,7 @@ class LayeredFilter:
         self.load_error: BaseException | None = None
         self._closeup_left = 0
         self._ready = threading.Event()
+        self._loaded = threading.Event()  # set when loading ended, also on failure
         self._closed = False
         if background:
             # Not a daemon: a daemon thread killed inside onnxruntime at interpreter exit
@@ -66,6 +67,12 @@ class LayeredFilter:
             self._load(detector)
 
     def _load(self, make: Callable[[PrivacyConfig], FaceDetector]) -> None:
+        try:
+            self._load_model(make)
+        finally:
+            self._loaded.set()
+
+    def _load_model(self, make: Callable[[PrivacyConfig], FaceDetector]) -> None:
         started = time.perf_counter()
         try:
             det = make(self.cfg)
@@ -90,7 +97,9 @@ class LayeredFilter:
         return self._ready.is_set() and not self._closed
 
     def wait_ready(self, timeout: float | None = None) -> bool:
-        return self._ready.wait(timeout)
+        """Wait until loading has finished, well or badly; True when ready."""
+        self._loaded.wait(timeout)
+        return self.ready()
 
     def apply(self, image: Image) -> FilterResult:
         scanner = self.scanner
@@ -112,9 +121,8 @@ class LayeredFilter:
         if self.blur_motion:
             self.moving.update(regions)
             move_boxes = self.moving.boxes()
-        else:  # mode "faces": motion only guides the face search
+        else:  # mode "faces": motion guides the face search and the close-up guard only
             move_boxes = np.zeros((0, 4), np.float32)
-            regions = move_boxes
 
         area = float(w * h)
         biggest = max((float((b[2] - b[0]) * (b[3] - b[1])) for b in
