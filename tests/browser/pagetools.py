@@ -83,5 +83,9 @@ def collect_errors(page: Page) -> list[str]:
 
 
 async def shot(page: Page, name: str) -> None:
+    """A screenshot for docs/screenshots/, taken only with WINDOW_SCREENSHOTS=1 set (so a
+    test run leaves the checkout as it was)."""
+    if not os.environ.get("WINDOW_SCREENSHOTS"):
+        return
     SHOTS.mkdir(parents=True, exist_ok=True)
     await page.screenshot(path=str(SHOTS / name))
