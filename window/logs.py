@@ -53,3 +53,25 @@ def setup(level: str = "info", fmt: str = "auto") -> None:
     # aiortc and aioice are chatty at info level
     for name in ("aiortc", "aioice", "aiohttp.access"):
         logging.getLogger(name).setLevel(logging.WARNING)
+
+
+class Throttle:
+    """At most one log line per key every ``interval_s``; says how many were held back.
+
+    For events that can repeat every frame (a missed privacy deadline, a failing encoder):
+    the first is logged at once, repeats are counted into the next line.
+    """
+
+    def __init__(self, interval_s: float = 10.0) -> None:
+        self.interval_s = interval_s
+        self._last: dict[str, float] = {}
+        self._held: dict[str, int] = {}
+
+    def __call__(self, key: str) -> int | None:
+        """``None``: stay quiet. Otherwise log now; the value is how many were held back."""
+        now = time.monotonic()
+        if now - self._last.get(key, float("-inf")) < self.interval_s:
+            self._held[key] = self._held.get(key, 0) + 1
+            return None
+        self._last[key] = now
+        return self._held.pop(key, 0)

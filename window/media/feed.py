@@ -23,6 +23,7 @@ import numpy as np
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from ..config import MediaConfig
+from ..logs import Throttle
 from ..privacy.pixelate import Image
 from ..privacy.stage import PrivacyStage
 from ..sites import SiteClock
@@ -89,6 +90,7 @@ class Feed:
         self._slate = SlateCache(media.width, media.height, clock.title)
         self._slate_i420: tuple[Image, Image] | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        self._throttle = Throttle()
         self._state = FeedState.OFFLINE
         self._open_cache: tuple[int, bool] = (-1, True)
         # figures
@@ -290,7 +292,9 @@ class Feed:
             except asyncio.CancelledError:
                 raise
             except Exception:
-                log.exception("feed processing failed; continuing", extra={"site": self.name})
+                if (held := self._throttle("process")) is not None:
+                    log.exception("feed processing failed; continuing",
+                                  extra={"site": self.name, "since_last_line": held})
                 await asyncio.sleep(0.1)
 
     async def _encode(self) -> None:
@@ -317,7 +321,9 @@ class Feed:
             except asyncio.CancelledError:
                 raise
             except Exception:
-                log.exception("feed encoding failed; continuing", extra={"site": self.name})
+                if (held := self._throttle("encode")) is not None:
+                    log.exception("feed encoding failed; continuing",
+                                  extra={"site": self.name, "since_last_line": held})
                 self.request_keyframe()
                 await asyncio.sleep(0.1)
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from ..config import PrivacyConfig, PrivacyMode, SiteConfig
 from ..errors import Forbidden
+from ..logs import Throttle
 from .factory import make_filter
 from .filter import FilterResult, PrivacyFilter
 from .pixelate import Image, pixelate_whole
@@ -85,6 +86,7 @@ class PrivacyStage:
         self.site = site
         self.allow_off = allow_off
         self.stats = PrivacyStats()
+        self._throttle = Throttle()
         self._worker = ThreadPoolExecutor(1, thread_name_prefix=f"privacy-{site_name}")
         self._fallback = ThreadPoolExecutor(1, thread_name_prefix=f"blur-{site_name}")
         self._busy: Future[FilterResult] | None = None
@@ -134,10 +136,14 @@ class PrivacyStage:
         try:
             result = await asyncio.wait_for(asyncio.wrap_future(fut), self.cfg.deadline_ms / 1000)
         except TimeoutError:
-            log.warning("privacy deadline missed", extra={"site": self.site_name})
+            if (held := self._throttle("deadline")) is not None:
+                log.warning("privacy deadline missed: frame pixelated whole",
+                            extra={"site": self.site_name, "since_last_line": held})
             return await loop.run_in_executor(self._fallback, self._whole, source, "deadline")
         except Exception:
-            log.exception("privacy filter failed", extra={"site": self.site_name})
+            if (held := self._throttle("error")) is not None:
+                log.exception("privacy filter failed: frame pixelated whole",
+                              extra={"site": self.site_name, "since_last_line": held})
             return await loop.run_in_executor(self._fallback, self._whole, source, "error")
         if flt is not self._filter:  # the mode changed while this frame was in the filter
             return await self.process(source)
