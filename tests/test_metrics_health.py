@@ -40,6 +40,7 @@ async def test_metrics_need_a_token_and_count_the_feed(server: Server, token) ->
     assert value(text, 'window_feed_frames_encoded_total{site="bochum"}') >= 30
     assert value(text, 'window_keyframes_total{site="bochum"}') >= 1
     assert value(text, 'window_encode_ms_count{site="bochum"}') >= 30
+    assert value(text, 'window_privacy_ms_count{site="bochum"}') >= 30
     assert value(text, 'window_sessions{kind="viewer"}') == 1
     assert value(text, 'window_token_rejections_total{reason="token malformed"}') >= 1
     assert value(text, 'window_http_responses_total{method="POST",status="201"}') >= 2

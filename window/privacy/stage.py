@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from ..config import PrivacyConfig, PrivacyMode, SiteConfig
 from ..errors import Forbidden
 from ..logs import Throttle
+from ..media.rate import MS_BUCKETS, Histogram
 from .factory import make_filter
 from .filter import FilterResult, PrivacyFilter
 from .pixelate import Image, pixelate_whole
@@ -41,10 +42,12 @@ class PrivacyStats:
     faces_recent: deque[float] = field(default_factory=_window)
     regions_recent: deque[float] = field(default_factory=_window)
     share_recent: deque[float] = field(default_factory=_window)
+    latency_hist: Histogram = field(default_factory=lambda: Histogram(MS_BUCKETS))
 
     def record(self, result: FilterResult, ms: float) -> None:
         self.filtered += 1
         self.latency_ms.append(ms)
+        self.latency_hist.observe(ms)
         self.faces, self.regions = result.faces, result.regions
         self.blurred_share = result.blurred_share
         self.faces_recent.append(result.faces)
