@@ -50,8 +50,9 @@ class LayeredFilter:
         self.blur_motion = mode is PrivacyMode.PEOPLE
         self.faces = BoxTracker(hold=cfg.hold_frames, margin=cfg.box_margin,
                                 lead=cfg.lead_frames)
+        # Moving regions are measured every frame and are body-sized: less slack.
         self.moving = BoxTracker(hold=cfg.hold_frames, margin=cfg.box_margin / 2,
-                                 lead=cfg.lead_frames)
+                                 lead=cfg.lead_frames, drift=0.03)
         self.scanner: FaceScanner | None = None
         self.load_error: BaseException | None = None
         self._closeup_left = 0

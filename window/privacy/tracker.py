@@ -48,9 +48,10 @@ def _near(a: npt.NDArray[np.float32], b: npt.NDArray[np.float32]) -> float:
 
 
 class BoxTracker:
-    def __init__(self, *, hold: int, margin: float, lead: int) -> None:
+    def __init__(self, *, hold: int, margin: float, lead: int, drift: float = 0.1) -> None:
         self.hold = hold
         self.margin = margin
+        self.drift = drift
         self.lead = lead
         self.tracks: list[Track] = []
 
@@ -103,8 +104,9 @@ class BoxTracker:
             b = np.concatenate([np.minimum(t.box[:2], t.seen[:2]),
                                 np.maximum(t.box[2:], t.seen[2:])])
             w, h = t.box[2] - t.box[0], t.box[3] - t.box[1]
-            # Uncertainty grows with every frame without a detection.
-            m = self.margin * (1 + t.age / max(1, self.hold))
+            # Uncertainty grows with every frame without a detection: by `drift` box sizes a
+            # frame (a walker not yet measured, or turning), on top of the margin.
+            m = self.margin + self.drift * t.age
             ahead = t.velocity * (self.lead + t.age / 2)
             out[i] = (b[0] - m * w + min(0.0, ahead[0]), b[1] - m * h + min(0.0, ahead[1]),
                       b[2] + m * w + max(0.0, ahead[0]), b[3] + m * h + max(0.0, ahead[1]))
