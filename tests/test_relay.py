@@ -153,3 +153,41 @@ async def test_h264_only_viewer_gets_its_own_shared_encoding(server: Server, tok
     for v in (vp8, *h264):
         await v.close()
     await pub.pc.close()
+
+
+async def test_viewer_offering_audio_and_video_gets_video(server: Server, token) -> None:  # type: ignore[no-untyped-def]
+    """Common WHEP players offer audio first; the relay sends no sound, only the picture."""
+    from aiortc import RTCConfiguration, RTCPeerConnection
+    from peers import post_offer
+
+    pub, _ = await publish(server.url, "bochum", token("camera", "bochum"))
+    pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    pc.addTransceiver("audio", direction="recvonly")
+    pc.addTransceiver("video", direction="recvonly")
+    tracks: list = []  # type: ignore[type-arg]
+    pc.on("track", tracks.append)
+    peer = await post_offer(server.url, "/whep/bochum", token("viewer"), pc)
+    assert "m=audio 0 " in peer.answer or "a=inactive" in peer.answer.split("m=video")[0]
+    video = next(t for t in tracks if t.kind == "video")
+    frame = await asyncio.wait_for(video.recv(), 10)
+    assert frame.width == 640
+    await pc.close()
+    await pub.pc.close()
+
+
+async def test_camera_with_a_microphone_publishes_video_only(server: Server, token) -> None:  # type: ignore[no-untyped-def]
+    """OBS and browsers send sound too; voices identify people, so sound never leaves."""
+    from aiortc import RTCConfiguration, RTCPeerConnection
+    from aiortc.mediastreams import AudioStreamTrack
+    from peers import post_offer
+
+    pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    pc.addTransceiver(AudioStreamTrack(), direction="sendonly")
+    pc.addTransceiver(PatternTrack(), direction="sendonly")
+    peer = await post_offer(server.url, "/whip/bochum", token("camera", "bochum"), pc)
+    audio_part = peer.answer.split("m=video")[0]
+    assert "a=inactive" in audio_part or "m=audio 0 " in audio_part
+    viewer = await watch(server.url, "bochum", token("viewer"))
+    await viewer.wait_for(bright)
+    await viewer.close()
+    await pc.close()
