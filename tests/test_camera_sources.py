@@ -34,12 +34,12 @@ def _diff(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def test_scene_shows_real_faces_that_move() -> None:
-    scene = TestScene(1280, 720, 30, seed=0)
+    scene = TestScene(1280, 720, 30, seed=0, max_head=200)
     frame = scene.render(T0)
     assert frame.shape == (720, 1280, 3) and frame.dtype == np.uint8
     faces = scene.faces(T0)
     assert len(faces) >= 4
-    # Sizes over the whole cast span 24..200 px.
+    # Sizes over the whole cast span 24..max_head px.
     all_sizes = sorted(p.face_box[3] - p.face_box[1] for p in scene._people)
     assert all_sizes[0] <= 26 and all_sizes[-1] >= 190, all_sizes
     for f in faces:

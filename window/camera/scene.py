@@ -2,10 +2,11 @@
 
 ``TestScene(width, height, fps, seed).render(t)`` returns a BGR frame for UNIX time ``t``:
 a static street (sky, buildings with windows, trees, pavement), several people walking
-across at different speeds and distances whose heads are real face photos (24–200 px high
-at 720p, from scikit-image: see ``faces``), and an on-screen clock. Everything is
-pre-rendered once (background, sprites with masks, four gait phases); a frame costs one
-background copy and one masked ``cv2.copyTo`` per person: ≈ 1 ms at 720p.
+across at different speeds and distances whose heads are real face photos (24–110 px high
+at 720p by default, ``max_head`` up to 200; from scikit-image: see ``faces``), and an
+on-screen clock. Everything is pre-rendered once (background, sprites with masks, four gait
+phases); a frame costs one background copy and one masked ``cv2.copyTo`` per person: ≈ 1 ms
+at 720p.
 
 ``render`` is pure in ``t`` (same ``t``, same picture) and thread-safe, so it can run in a
 worker thread. The optional ``marker`` draws the capture time for latency measurement:
@@ -71,6 +72,7 @@ class TestScene:
         seed: int = 0,
         *,
         people: int = 7,
+        max_head: int = 110,
         marker: MarkerMode | None = None,
         marker_block: int = 16,
         label: str = "",
@@ -91,10 +93,12 @@ class TestScene:
         self._scale = height / 720.0
         rng = np.random.default_rng(seed)
         self._background = self._make_background(rng)
-        # Head sizes spread geometrically over 24..200 px (at 720p); the sharp astronaut photo
-        # (person 0) gets the biggest, the 25 px LFW crops the rest, shuffled by the seed.
-        # Painted far (small) to near (big) so that near people occlude far ones.
-        sizes = np.geomspace(200, 24, max(1, people))
+        # Head sizes spread geometrically over 24..max_head px (at 720p): a street seen from
+        # across the road (110 px); 200 px is someone walking close past the lens, whom the
+        # privacy step's close-up guard answers by blurring the whole frame. The sharp
+        # astronaut photo (person 0) gets the biggest, the 25 px LFW crops the rest, shuffled
+        # by the seed. Painted far (small) to near (big) so that near people occlude far ones.
+        sizes = np.geomspace(max_head, 24, max(1, people))
         sizes[1:] = sizes[1:][rng.permutation(len(sizes) - 1)]
         walkers = [self._make_person(rng, i, float(sizes[i])) for i in range(people)]
         self._people = sorted(walkers, key=lambda p: p.frames[0][0].shape[1])
