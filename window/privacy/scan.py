@@ -94,7 +94,9 @@ class FaceScanner:
 
     def min_coarse_face(self, w: int) -> float:
         """Faces smaller than this (frame px) are beyond the coarse pass."""
-        return 40.0 * w / self.coarse_width if self.coarse_width else 0.0
+        # CenterFace finds faces from ≈ 32 px reliably; below ≈ 60 px (at the coarse scale)
+        # it misses some, so those are re-checked at full resolution too.
+        return 60.0 * w / self.coarse_width if self.coarse_width else 0.0
 
     def scan(self, image: Image, held: Rects, moving: Rects | None = None) -> Boxes:
         """One step of detection on ``image``: boxes found, in frame pixels. ``held``: boxes
@@ -180,7 +182,7 @@ class FaceScanner:
         return boxes
 
     def _check(self, image: Image, held: list[np.ndarray]) -> Boxes:
-        """Crops around held faces, each scaled so the face is ≈ 48 px (never enlarged): about
+        """Crops around held faces, each scaled so the face is ≈ 72 px (never enlarged): about
         one tile of pixels in all, least recently checked first."""
         h, w = image.shape[:2]
         budget = float(self.tile_px * self.tile_px)
@@ -188,13 +190,13 @@ class FaceScanner:
         start = self._frame % len(held)  # rotate: every held face gets its turn
         for b in held[start:] + held[:start]:
             size = float(max(b[2] - b[0], b[3] - b[1]))
-            side = max(128.0, 3.0 * size)
+            side = max(128.0, 2.2 * size)
             cx, cy = (b[0] + b[2]) / 2, (b[1] + b[3]) / 2
             x0, y0 = max(0, int(cx - side / 2)), max(0, int(cy - side / 2))
             x1, y1 = min(w, int(cx + side / 2)), min(h, int(cy + side / 2))
             if x1 - x0 < 8 or y1 - y0 < 8:
                 continue
-            k = min(1.0, 48.0 / max(size, 1.0))
+            k = min(1.0, 72.0 / max(size, 1.0))
             cost = (x1 - x0) * (y1 - y0) * k * k
             if cost > budget and len(found) > 1:
                 break

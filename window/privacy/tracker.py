@@ -29,22 +29,27 @@ class Track:
     hits: int = 1
 
 
-def _iou(a: npt.NDArray[np.float32], b: npt.NDArray[np.float32]) -> float:
-    ix = max(0.0, float(min(a[2], b[2]) - max(a[0], b[0])))
-    iy = max(0.0, float(min(a[3], b[3]) - max(a[1], b[1])))
+def _scores(a: Rects, b: Rects) -> npt.NDArray[np.float32]:
+    """Match scores of every box in ``a`` against every box in ``b`` (len(a) × len(b)): the
+    IoU, or for disjoint boxes up to 0.3 for centres within 1.5 box sizes (small, fast
+    boxes jump further than their size between two detections). Vectorized: this runs with
+    the GIL held, and busy scenes have dozens of moving regions."""
+    if len(a) == 0 or len(b) == 0:
+        return np.zeros((len(a), len(b)), np.float32)
+    A, B = a[:, None, :], b[None, :, :]
+    ix = np.clip(np.minimum(A[..., 2], B[..., 2]) - np.maximum(A[..., 0], B[..., 0]), 0, None)
+    iy = np.clip(np.minimum(A[..., 3], B[..., 3]) - np.maximum(A[..., 1], B[..., 1]), 0, None)
     inter = ix * iy
-    union = float((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1])) - inter
-    return inter / union if union > 0 else 0.0
-
-
-def _near(a: npt.NDArray[np.float32], b: npt.NDArray[np.float32]) -> float:
-    """Match score: IoU, or for small fast boxes the closeness of centres (0..1)."""
-    iou = _iou(a, b)
-    if iou > 0:
-        return iou
-    size = max(float(a[2] - a[0]), float(a[3] - a[1]), 1.0)
-    d = float(np.hypot((a[0] + a[2] - b[0] - b[2]) / 2, (a[1] + a[3] - b[1] - b[3]) / 2))
-    return max(0.0, 0.3 * (1 - d / (1.5 * size)))
+    area_a = (A[..., 2] - A[..., 0]) * (A[..., 3] - A[..., 1])
+    area_b = (B[..., 2] - B[..., 0]) * (B[..., 3] - B[..., 1])
+    union = area_a + area_b - inter
+    iou = np.where(union > 0, inter / np.maximum(union, 1e-6), 0.0)
+    size = np.maximum(np.maximum(A[..., 2] - A[..., 0], A[..., 3] - A[..., 1]), 1.0)
+    d = np.hypot((A[..., 0] + A[..., 2] - B[..., 0] - B[..., 2]) / 2,
+                 (A[..., 1] + A[..., 3] - B[..., 1] - B[..., 3]) / 2)
+    near = np.clip(0.3 * (1 - d / (1.5 * size)), 0, None)
+    out: npt.NDArray[np.float32] = np.where(iou > 0, iou, near).astype(np.float32)
+    return out
 
 
 class BoxTracker:
@@ -66,21 +71,29 @@ class BoxTracker:
         self.tracks = [t for t in self.tracks if t.age <= self.hold]
 
     def _match(self, dets: Rects) -> None:
-        matched: set[int] = set()
         # Largest first: of several detections of one face (overlapping tiles, two scales)
         # the first updates the track, the others are duplicates.
-        for d in sorted(dets, key=lambda b: -float((b[2] - b[0]) * (b[3] - b[1]))):
-            best, best_i = 0.1, -1
-            for i, t in enumerate(self.tracks):
-                s = _near(t.box, d)
-                if s > best:
-                    best, best_i = s, i
-            if best_i in matched:
-                continue
-            if best_i < 0:
+        dets = dets[np.argsort(-(dets[:, 2] - dets[:, 0]) * (dets[:, 3] - dets[:, 1]))]
+        n_old = len(self.tracks)
+        scores = _scores(np.array([t.box for t in self.tracks], np.float32).reshape(-1, 4),
+                         dets)
+        matched: set[int] = set()
+        for j, d in enumerate(dets):
+            col = scores[:, j]
+            best_i = int(np.argmax(col)) if len(col) else -1
+            best = float(col[best_i]) if best_i >= 0 else 0.0
+            if len(self.tracks) > n_old:  # tracks begun by earlier detections of this update
+                fresh = _scores(np.array([t.box for t in self.tracks[n_old:]], np.float32),
+                                d[None])[:, 0]
+                k = int(np.argmax(fresh))
+                if fresh[k] > best:
+                    best, best_i = float(fresh[k]), n_old + k
+            if best <= 0.1:
                 matched.add(len(self.tracks))
                 self.tracks.append(Track(d.copy(), d.copy(), np.zeros(2, np.float32)))
                 continue
+            if best_i in matched:
+                continue  # a duplicate of a detection already used this frame
             matched.add(best_i)
             t = self.tracks[best_i]
             # The track was moved by velocity × age since its last detection.
