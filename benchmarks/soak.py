@@ -1,0 +1,962 @@
+"""Soak benchmark: does the relay stay flat when cameras and viewers come and go for hours?
+
+Prints figures (this is not a test). The relay (``window.app.Server``, both default sites,
+640×360 at 30 fps, privacy mode ``full``) runs in a child process that samples itself every
+``--interval`` seconds and prints one JSON line per sample on stdout:
+
+* RSS (``VmRSS``), open file descriptors, asyncio tasks (and the ten most common task
+  coroutines), threads, CPU seconds;
+* the relay's sessions (publishers, viewers), each feed's viewers, fps in and out;
+* every ``--gc-every`` seconds, after ``gc.collect()``: live ``RTCPeerConnection`` objects
+  (and how many of them are not closed), and other aiortc / aioice / relay objects by type
+  (transports, senders, receivers, ICE connections, ``FeedTrack``, ``Session``).
+
+This process is the load: aiortc peers over loopback, at random.
+
+* Cameras, one per site, publish for a random while (mean ``60 s / --rate``), then leave in
+  one of three ways: ``delete`` (DELETE, then close: a clean hang-up), ``vanish`` (close the
+  peer connection, no DELETE: DTLS close_notify is the only goodbye), ``kill`` (the camera
+  runs in its own process that gets SIGKILL: no goodbye at all, the relay must notice by ICE
+  consent failure); they come back 2–15 s later, sometimes before the dead one was reaped
+  (then the new camera replaces it).
+* Viewers arrive as a Poisson process, ``1000 × --rate`` per hour by default, each on a
+  random site, stay 5–60 s and leave by ``delete`` (40 %), ``vanish`` (35 %), ``kill`` (10 %:
+  a separate process holding 1–3 viewers is SIGKILLed), ``ghost`` (10 %: the offer is POSTed
+  but the client never applies the answer: ICE never connects and the relay's reaper must
+  close it after ``server.connect_timeout_s``) or ``hasty`` (5 %: DELETE the moment ICE
+  connects, while DTLS is still shaking hands, like a tab closed at once). Viewers count the
+  frames they assemble instead of decoding them, so that the load fits next to the relay on
+  2 cores.
+
+After ``--minutes`` the load stops (every client leaves by its chosen way), the relay is given
+up to ``--drain`` seconds to reap what vanished, and a last sample is taken: sessions and
+peer connections must be back to 0 and tasks to the count before the first client. Then the
+relay is closed and counts its tasks once more.
+
+Reported: a table of samples over time; RSS growth after warm-up (the first 20 % of the load
+phase excluded): median of the first and of the last 10 % of the remaining samples, and a
+least-squares slope in MB per hour; fds, tasks, sessions and peers at the end.
+
+    .venv/bin/python benchmarks/soak.py --minutes 30            # ≈ 500 joins and leaves
+    .venv/bin/python benchmarks/soak.py --minutes 5 --rate 6    # quick: ≈ 500 in 5 minutes
+    .venv/bin/python benchmarks/soak.py --minutes 20 --rate 3 --tracemalloc   # who grows?
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import collections
+import contextlib
+import datetime
+import gc
+import json
+import logging
+import os
+import platform
+import queue
+import random
+import re
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import av
+import numpy as np
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+WIDTH, HEIGHT, FPS = 640, 360, 30
+CAMERA_FPS = 15  # the camera side only has to keep the feed live, not to be pretty
+SITES = ("bochum", "tsukuba")
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+SCRIPT = str(Path(__file__).resolve())
+
+# Objects counted (after gc.collect()) in the relay, by class name.
+WATCHED = {
+    "RTCPeerConnection", "RTCDtlsTransport", "RTCIceTransport", "RTCIceGatherer",
+    "RTCSctpTransport", "RTCRtpSender", "RTCRtpReceiver", "RTCRtpTransceiver",
+    "RemoteStreamTrack", "Connection", "StunProtocol", "FeedTrack", "Session",
+    "VideoFrame", "Packet", "Task", "Future", "Event", "ClientResponse", "RequestHandler",
+}
+
+
+def rss_kb(pid: int | str = "self") -> int:
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def proc_cpu_s(pid: int | str = "self") -> float:
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def _describe(o: Any, child: Any) -> str:
+    if isinstance(o, dict):
+        keys = [k for k, v in o.items() if v is child]
+        return f"dict[{keys[0]!r}]" if keys else f"dict(len {len(o)})"
+    if isinstance(o, (list, tuple, set, frozenset)):
+        return f"{type(o).__name__}(len {len(o)})"
+    if type(o).__name__ == "coroutine":
+        fr = o.cr_frame
+        where = f"{fr.f_code.co_filename.rsplit('/', 2)[-1]}:{fr.f_lineno}" if fr else "done"
+        return f"coroutine {o.__qualname__} ({where})"
+    if type(o).__name__ == "cell":
+        return "cell"
+    if callable(o) and hasattr(o, "__qualname__"):
+        return f"{type(o).__name__} {o.__qualname__}"
+    if type(o).__name__ == "method":
+        return f"method {o.__func__.__qualname__}"
+    return f"{type(o).__module__}.{type(o).__name__}"
+
+
+def _chain(obj: Any, ignore: set[int], depth: int = 8) -> str:
+    """A path of referrers from ``obj`` outwards (first referrer that is not a frame)."""
+    import types as _types
+
+    path: list[str] = []
+    o, seen = obj, {id(obj), *ignore}
+    for _ in range(depth):
+        refs = [r for r in gc.get_referrers(o)
+                if not isinstance(r, _types.FrameType) and id(r) not in seen
+                and r is not path]
+        if not refs:
+            path.append("(no more referrers)")
+            break
+        # prefer something that is not a plain instance __dict__ (follow to its owner)
+        r = refs[0]
+        seen.add(id(r))
+        seen.add(id(refs))
+        path.append(_describe(r, o) + (f" +{len(refs) - 1}" if len(refs) > 1 else ""))
+        o = r
+    return " <- ".join(path)
+
+
+def _task_label(task: asyncio.Task[Any]) -> str:
+    coro = task.get_coro()
+    name = getattr(coro, "__qualname__", None) or task.get_name()
+    return re.sub(r"[0-9a-f]{6,}|\d+", "#", str(name))
+
+
+# ---------------------------------------------------------------------------------------------
+# relay side (child process)
+# ---------------------------------------------------------------------------------------------
+class Sampler:
+    def __init__(self, server: Any) -> None:
+        self.server = server
+        self.t0 = time.monotonic()
+        self.last_gc = float("-inf")
+        self.snap0: Any = None
+
+    def sample(self, full: bool, tag: str = "") -> dict[str, Any]:
+        from window.signalling.session import SessionKind
+
+        relay = self.server.relay if self.server is not None else None
+        tasks = asyncio.all_tasks()
+        s: dict[str, Any] = {
+            "tag": tag,
+            "t": round(time.monotonic() - self.t0, 1),
+            "rss_kb": rss_kb(),
+            "fds": len(os.listdir("/proc/self/fd")),
+            "tasks": len(tasks),
+            "threads": threading.active_count(),
+            "cpu_s": round(proc_cpu_s(), 1),
+        }
+        if relay is not None:
+            sessions = list(relay.sessions.values())
+            s["sessions"] = len(sessions)
+            s["publishers"] = sum(x.kind is SessionKind.PUBLISHER for x in sessions)
+            s["viewers"] = sum(x.kind is SessionKind.VIEWER for x in sessions)
+            s["relay_tasks"] = len(relay._tasks)
+            s["feeds"] = {name: {"viewers": len(f.viewers), "camera": f.publisher_id is not None,
+                                 "fps_in": round(f.frames_in.rate(), 1),
+                                 "fps_out": round(f.frames_out.rate(), 1)}
+                          for name, f in relay.feeds.items()}
+        if full:
+            self.last_gc = time.monotonic()
+            gc.collect()
+            counts: collections.Counter[str] = collections.Counter()
+            open_pcs = 0
+            for o in gc.get_objects():
+                name = type(o).__name__
+                if name in WATCHED:
+                    if name == "Session":
+                        name = f"Session ({type(o).__module__})"
+                    counts[name] += 1
+                    if name == "RTCPeerConnection" and o.connectionState != "closed":
+                        open_pcs += 1
+            s["pcs"] = counts.get("RTCPeerConnection", 0)
+            s["pcs_open"] = open_pcs
+            s["objects"] = dict(sorted(counts.items()))
+            s["gc_objects"] = len(gc.get_objects())
+            s["task_kinds"] = dict(collections.Counter(_task_label(t) for t in tasks)
+                                   .most_common(10))
+        return s
+
+    def holders(self, names: tuple[str, ...] = ("RTCPeerConnection", "Session", "FeedTrack"),
+                limit: int = 2) -> dict[str, list[str]]:
+        """For objects of these types still alive: who holds them (referrer chains)."""
+        gc.collect()
+        found: dict[str, list[Any]] = collections.defaultdict(list)
+        everything = gc.get_objects()
+        for o in everything:
+            n = f"{type(o).__module__}.{type(o).__name__}"
+            if type(o).__name__ in names and len(found[n]) < limit:
+                found[n].append(o)
+        del everything, o
+        ignore = {id(found), *(id(v) for v in found.values())}
+        out: dict[str, list[str]] = {}
+        for n in list(found):
+            out[n] = [_chain(x, ignore) for x in found[n]]
+        return out
+
+    def tracemalloc_top(self, n: int = 15) -> list[str]:
+        import tracemalloc
+
+        if not tracemalloc.is_tracing() or self.snap0 is None:
+            return []
+        gc.collect()
+        snap = tracemalloc.take_snapshot().filter_traces(
+            [tracemalloc.Filter(False, tracemalloc.__file__)])
+        stats = snap.compare_to(self.snap0, "lineno")
+        return [str(st) for st in stats[:n]]
+
+
+def patch_reaper() -> None:
+    """``--fix-reaper``: the suggested fix for the reaper, to check that it is enough.
+
+    ``Relay._reap`` keeps its loop variable ``s`` (the last session it looked at) alive in its
+    frame while it sleeps; when no session follows, that closed session, its
+    ``RTCPeerConnection`` with its transports and SRTP contexts and its ``FeedTrack`` stay
+    alive until the next one comes. The same loop with the pass in its own function does not.
+    """
+    from window.relay import Relay
+
+    async def _reap(self: Any) -> None:
+        timeout = self.cfg.server.connect_timeout_s
+        while True:
+            await asyncio.sleep(min(5.0, timeout / 2))
+            await _reap_once(self, timeout)
+
+    async def _reap_once(self: Any, timeout: float) -> None:
+        now = time.monotonic()
+        for s in list(self.sessions.values()):
+            state = s.pc.connectionState
+            if state in ("failed", "closed"):
+                await self._close_session(s, "reaped: " + state)
+            elif s.connected_at is None and now - s.created > timeout:
+                await self._close_session(s, "reaped: never connected")
+
+    Relay._reap = _reap  # type: ignore[method-assign]
+
+
+def patch_close() -> None:
+    """``--fix-close``: the suggested fix for peers closed during their DTLS handshake.
+
+    aiortc's ``RTCPeerConnection.__connect`` awaits the DTLS handshake, then calls
+    ``sender.send()`` without checking whether ``close()`` ran meanwhile; ``close()`` already
+    stopped the (not yet started) sender, so the RTCP loop started afterwards never ends and
+    keeps the closed connection and its ``FeedTrack`` alive. Before closing, make ``send`` a
+    no-op so nothing can start late.
+    """
+    from window.relay import Relay
+
+    original = Relay._close_session
+
+    async def _no_send(*_: Any, **__: Any) -> None:
+        return None
+
+    async def _close_session(self: Any, session: Any, reason: str) -> None:
+        for t in session.pc.getTransceivers():
+            t.sender.send = _no_send
+        await original(self, session, reason)
+
+    Relay._close_session = _close_session  # type: ignore[method-assign]
+
+
+async def relay_main(args: argparse.Namespace) -> None:
+    """Child process: run the relay; sample it; answer lines on stdin (see ``commands``)."""
+    from window.app import Server
+
+    if args.fix_reaper:
+        patch_reaper()
+    if args.fix_close:
+        patch_close()
+    from window.auth.roles import Role
+    from window.auth.tokens import mint
+    from window.config import load
+
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    data = tempfile.mkdtemp(prefix="soak-")
+    cfg = load(None, env={}, flags={
+        "server": {"port": 0, "data_dir": data,
+                   "connect_timeout_s": args.connect_timeout},
+        "media": {"width": WIDTH, "height": HEIGHT, "fps": FPS},
+        "privacy": {"mode": "full"},
+        "log": {"level": "warning", "format": "text"},
+    })
+    server = Server(cfg)
+    await server.start()
+    ttl = int(args.minutes * 60 + 3600)
+    info: dict[str, Any] = {"type": "info", "url": server.url, "pid": os.getpid(),
+                            "tokens": {}}
+    for site in SITES:
+        info["tokens"][site] = {
+            "camera": mint(cfg, server.keys, role=Role.CAMERA, ttl_s=ttl, site=site)[0],
+            "viewer": mint(cfg, server.keys, role=Role.VIEWER, ttl_s=ttl, site=site)[0],
+        }
+    sampler = Sampler(server)
+    await asyncio.sleep(2.0)  # let the feeds settle before the baseline
+    loop = asyncio.get_running_loop()
+    commands: asyncio.Queue[str] = asyncio.Queue()
+
+    def reader() -> None:
+        for line in sys.stdin:
+            loop.call_soon_threadsafe(commands.put_nowait, line.strip())
+        loop.call_soon_threadsafe(commands.put_nowait, "quit")
+
+    threading.Thread(target=reader, daemon=True).start()
+
+    def emit(d: dict[str, Any]) -> None:
+        print(json.dumps(d), flush=True)
+
+    async def periodic() -> None:
+        while True:
+            await asyncio.sleep(args.interval)
+            full = time.monotonic() - sampler.last_gc >= args.gc_every - 0.5
+            emit({"type": "sample", **sampler.sample(full)})
+
+    ticker = asyncio.create_task(periodic(), name="soak-sampler")
+    info["baseline"] = sampler.sample(True, "baseline")
+    emit(info)
+    while True:
+        cmd = await commands.get()
+        if cmd == "quit":
+            break
+        if cmd == "tracemalloc-start":
+            import tracemalloc
+
+            if not tracemalloc.is_tracing():
+                tracemalloc.start(8)
+            gc.collect()
+            sampler.snap0 = tracemalloc.take_snapshot()
+            emit({"type": "ack", "cmd": cmd})
+        elif cmd.startswith("sample"):
+            d = sampler.sample(True, cmd.partition(" ")[2])
+            d["tracemalloc"] = sampler.tracemalloc_top() if "final" in cmd else []
+            if "final" in cmd:
+                d["holders"] = sampler.holders()
+                # Freed but kept by the allocator, or still in use? glibc gives back what it can.
+                with contextlib.suppress(Exception):
+                    import ctypes
+
+                    ctypes.CDLL("libc.so.6").malloc_trim(0)
+                    d["rss_after_trim_kb"] = rss_kb()
+            emit({"type": "sample", **d})
+    ticker.cancel()
+    await asyncio.gather(ticker, return_exceptions=True)
+    try:
+        await asyncio.wait_for(server.close(), 15)
+        closed_ok = True
+    except Exception as e:  # report it, never hang the benchmark
+        closed_ok = False
+        print(f"server.close failed: {e!r}", file=sys.stderr, flush=True)
+    await asyncio.sleep(0.5)
+    sampler.server = None
+    after = sampler.sample(True, "after close")
+    others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+    after["left_tasks"] = [_task_label(t) for t in others]
+    after["threads_alive"] = [t.name for t in threading.enumerate()]
+    after["closed_ok"] = closed_ok
+    emit({"type": "closed", **after})
+
+
+# ---------------------------------------------------------------------------------------------
+# clients
+# ---------------------------------------------------------------------------------------------
+class PatternTrack(MediaStreamTrack):
+    """A cheap camera: a bar moving over grey, yuv420p, paced at ``fps``."""
+
+    kind = "video"
+
+    def __init__(self, fps: int = CAMERA_FPS) -> None:
+        super().__init__()
+        self.fps = fps
+        self._start: float | None = None
+        self._count = 0
+        self._planes = []
+        for i in range(8):
+            img = np.full((HEIGHT * 3 // 2, WIDTH), 128, np.uint8)
+            x = i * WIDTH // 8
+            img[:HEIGHT, x:x + 40] = 230
+            self._planes.append(img)
+
+    async def recv(self) -> av.VideoFrame:
+        if self.readyState != "live":
+            raise MediaStreamError
+        if self._start is None:
+            self._start = time.monotonic()
+        self._count += 1
+        await asyncio.sleep(max(0.0, self._start + self._count / self.fps - time.monotonic()))
+        frame = av.VideoFrame.from_ndarray(self._planes[self._count % 8], format="yuv420p")
+        frame.pts = self._count * 90000 // self.fps
+        frame.time_base = __import__("fractions").Fraction(1, 90000)
+        return frame
+
+
+class CountingQueue(queue.Queue):  # type: ignore[type-arg]
+    """Replaces a receiver's decoder queue: counts assembled frames instead of decoding."""
+
+    def __init__(self, counter: list[int]) -> None:
+        super().__init__()
+        self.counter = counter
+
+    def put(self, item: Any, block: bool = True, timeout: float | None = None) -> None:
+        if item is None:  # the receiver stops: let its idle decoder thread end
+            super().put(item, block, timeout)
+        else:
+            self.counter[0] += 1
+
+
+async def wait_gathered(pc: RTCPeerConnection) -> None:
+    while pc.iceGatheringState != "complete":
+        await asyncio.sleep(0.01)
+
+
+async def offer(http: aiohttp.ClientSession, url: str, token: str, pc: RTCPeerConnection,
+                apply: bool = True) -> str:
+    """POST ``pc``'s offer; apply the answer (unless ``apply`` is false); the Location."""
+    await pc.setLocalDescription(await pc.createOffer())
+    await wait_gathered(pc)
+    async with http.post(url, data=pc.localDescription.sdp,
+                         headers={"Content-Type": "application/sdp",
+                                  "Authorization": f"Bearer {token}"}) as resp:
+        body = await resp.text()
+        if resp.status != 201:
+            raise RuntimeError(f"{resp.status} {body.strip()[:80]}")
+        location = resp.headers["Location"]
+    if apply:
+        await pc.setRemoteDescription(RTCSessionDescription(body, "answer"))
+    return location
+
+
+async def delete(http: aiohttp.ClientSession, url: str, token: str) -> int:
+    async with http.delete(url, headers={"Authorization": f"Bearer {token}"}) as resp:
+        await resp.read()
+        return resp.status
+
+
+def new_camera_pc() -> RTCPeerConnection:
+    pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    pc.addTransceiver(PatternTrack(), direction="sendonly")
+    return pc
+
+
+def new_viewer_pc(counter: list[int]) -> RTCPeerConnection:
+    pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    tr = pc.addTransceiver("video", direction="recvonly")
+    tr.receiver._RTCRtpReceiver__decoder_queue = CountingQueue(counter)  # type: ignore[attr-defined]
+    return pc
+
+
+async def wait_connected(pc: RTCPeerConnection, timeout: float = 15.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while pc.connectionState != "connected":
+        if pc.connectionState in ("failed", "closed") or time.monotonic() > deadline:
+            return False
+        await asyncio.sleep(0.05)
+    return True
+
+
+async def victim_main(args: argparse.Namespace) -> None:
+    """A client process that the load SIGKILLs: a camera or a few viewers, no goodbye."""
+    url, token = os.environ["SOAK_URL"], os.environ["SOAK_TOKEN"]
+    pcs: list[RTCPeerConnection] = []
+    counters: list[list[int]] = []
+    async with aiohttp.ClientSession() as http:
+        for _ in range(args.count):
+            if args.victim == "camera":
+                pc = new_camera_pc()
+            else:
+                counters.append([0])
+                pc = new_viewer_pc(counters[-1])
+            await offer(http, url, token, pc)
+            pcs.append(pc)
+        ok = all(await asyncio.gather(*(wait_connected(pc) for pc in pcs)))
+        print(json.dumps({"ready": ok}), flush=True)
+        while True:
+            await asyncio.sleep(1.0)
+            print(json.dumps({"frames": [c[0] for c in counters]}), flush=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# the load (this process)
+# ---------------------------------------------------------------------------------------------
+@dataclass
+class Tally:
+    joins: collections.Counter[str] = field(default_factory=collections.Counter)
+    leaves: collections.Counter[str] = field(default_factory=collections.Counter)
+    errors: collections.Counter[str] = field(default_factory=collections.Counter)
+    viewers_with_frames: int = 0
+    viewers_checked: int = 0
+    camera_sessions: collections.Counter[str] = field(default_factory=collections.Counter)
+    victims: int = 0
+
+
+class Load:
+    def __init__(self, args: argparse.Namespace, info: dict[str, Any]) -> None:
+        self.args = args
+        self.url = info["url"]
+        self.tokens = info["tokens"]
+        self.rng = random.Random(args.seed)
+        self.stop = asyncio.Event()
+        self.tally = Tally()
+        self.tasks: set[asyncio.Task[Any]] = set()
+        self.victims: set[subprocess.Popen[str]] = set()
+        self.http: aiohttp.ClientSession | None = None
+
+    def spawn(self, coro: Any) -> None:
+        t = asyncio.create_task(coro)
+        self.tasks.add(t)
+        t.add_done_callback(self.tasks.discard)
+
+    async def hold(self, seconds: float) -> None:
+        """Sleep ``seconds`` or until the load stops."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.stop.wait(), seconds)
+
+    async def run(self, seconds: float) -> None:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=15)) as http:
+            self.http = http
+            for site in SITES:
+                self.spawn(self.camera_loop(site))
+            self.spawn(self.viewer_arrivals())
+            await self.hold(seconds)
+            self.stop.set()
+            # every client leaves by its chosen way; victims are killed
+            deadline = time.monotonic() + 60
+            while self.tasks and time.monotonic() < deadline:
+                await asyncio.sleep(0.2)
+            for t in list(self.tasks):
+                t.cancel()
+            await asyncio.gather(*self.tasks, return_exceptions=True)
+        for p in list(self.victims):
+            self.kill(p)
+
+    def kill(self, p: subprocess.Popen[str]) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            p.send_signal(signal.SIGKILL)
+        p.wait()
+        self.victims.discard(p)
+
+    async def start_victim(self, kind: str, site: str, count: int) -> subprocess.Popen[str] | None:
+        role = "camera" if kind == "camera" else "viewer"
+        path = "whip" if kind == "camera" else "whep"
+        env = {**os.environ, "SOAK_URL": f"{self.url}/{path}/{site}",
+               "SOAK_TOKEN": self.tokens[site][role]}
+        p = subprocess.Popen([sys.executable, SCRIPT, "--victim", kind,  # noqa: ASYNC220
+                              "--count", str(count)], stdin=subprocess.DEVNULL,
+                             stdout=subprocess.PIPE, text=True, env=env, cwd=str(ROOT))
+        self.victims.add(p)
+        self.tally.victims += 1
+        assert p.stdout is not None
+        line = await asyncio.to_thread(p.stdout.readline)
+        ready = bool(line) and json.loads(line).get("ready", False)
+        if not ready:
+            self.tally.errors[f"{kind} victim not ready"] += 1
+        # keep its stdout drained
+        threading.Thread(target=lambda: [None for _ in p.stdout], daemon=True).start()  # type: ignore[union-attr]
+        return p
+
+    # cameras ------------------------------------------------------------------------------------
+    async def camera_loop(self, site: str) -> None:
+        await self.hold(self.rng.uniform(0, 3))
+        while not self.stop.is_set():
+            on = self.rng.expovariate(self.args.rate / 60.0) + 5
+            way = self.rng.choices(["delete", "vanish", "kill"], [0.45, 0.35, 0.2])[0]
+            self.tally.joins[f"camera {way}"] += 1
+            try:
+                if way == "kill":
+                    p = await self.start_victim("camera", site, 1)
+                    await self.hold(on)
+                    if p is not None:
+                        self.kill(p)
+                else:
+                    await self.camera_session(site, on, way)
+                self.tally.leaves[f"camera {way}"] += 1
+            except Exception as e:
+                self.tally.errors[f"camera: {type(e).__name__} {str(e)[:40]}"] += 1
+            await self.hold(self.rng.uniform(2, 15))
+
+    async def camera_session(self, site: str, on: float, way: str) -> None:
+        assert self.http is not None
+        pc = new_camera_pc()
+        token = self.tokens[site]["camera"]
+        try:
+            location = await offer(self.http, f"{self.url}/whip/{site}", token, pc)
+            if not await wait_connected(pc):
+                self.tally.errors["camera did not connect"] += 1
+            await self.hold(on)
+            if way == "delete":
+                status = await delete(self.http, self.url + location, token)
+                if status != 200:
+                    self.tally.errors[f"camera DELETE {status}"] += 1
+        finally:
+            await pc.close()
+
+    # viewers ------------------------------------------------------------------------------------
+    async def viewer_arrivals(self) -> None:
+        per_s = self.args.viewers_per_hour * self.args.rate / 3600
+        while not self.stop.is_set():
+            await self.hold(self.rng.expovariate(per_s))
+            if self.stop.is_set():
+                break
+            site = self.rng.choice(SITES)
+            way = self.rng.choices(["delete", "vanish", "kill", "ghost", "hasty"],
+                                   [0.4, 0.35, 0.1, 0.1, 0.05])[0]
+            life = self.rng.uniform(5, 60)
+            if way == "kill":
+                count = self.rng.randint(1, 3)
+                self.tally.joins["viewer kill"] += count
+                self.spawn(self.viewer_victim(site, count, life))
+            else:
+                self.tally.joins[f"viewer {way}"] += 1
+                self.spawn(self.viewer_session(site, life, way))
+
+    async def viewer_victim(self, site: str, count: int, life: float) -> None:
+        try:
+            p = await self.start_victim("viewer", site, count)
+            await self.hold(life)
+            if p is not None:
+                self.kill(p)
+            self.tally.leaves["viewer kill"] += count
+        except Exception as e:
+            self.tally.errors[f"viewer victim: {type(e).__name__} {str(e)[:40]}"] += 1
+
+    async def viewer_session(self, site: str, life: float, way: str) -> None:
+        assert self.http is not None
+        counter = [0]
+        pc = new_viewer_pc(counter)
+        token = self.tokens[site]["viewer"]
+        try:
+            location = await offer(self.http, f"{self.url}/whep/{site}", token, pc,
+                                   apply=way != "ghost")
+            if way == "hasty":
+                # hangs up the moment ICE connects, while DTLS is still shaking hands
+                deadline = time.monotonic() + 10
+                while (pc.iceConnectionState not in ("completed", "connected", "failed")
+                       and time.monotonic() < deadline):
+                    await asyncio.sleep(0.002)
+                status = await delete(self.http, self.url + location, token)
+                if status != 200:
+                    self.tally.errors[f"viewer DELETE {status}"] += 1
+            elif way != "ghost":
+                if not await wait_connected(pc):
+                    self.tally.errors["viewer did not connect"] += 1
+                await self.hold(life)
+                self.tally.viewers_checked += 1
+                self.tally.viewers_with_frames += counter[0] > 0
+                if way == "delete":
+                    status = await delete(self.http, self.url + location, token)
+                    if status != 200:
+                        self.tally.errors[f"viewer DELETE {status}"] += 1
+            self.tally.leaves[f"viewer {way}"] += 1
+        except asyncio.CancelledError:
+            raise
+        except Exception as e:
+            self.tally.errors[f"viewer: {type(e).__name__} {str(e)[:40]}"] += 1
+        finally:
+            await pc.close()
+
+
+class RelayProcess:
+    def __init__(self, args: argparse.Namespace, log: Any) -> None:
+        argv = [sys.executable, SCRIPT, "--serve",
+                "--minutes", str(args.minutes), "--interval", str(args.interval),
+                "--gc-every", str(args.gc_every), "--connect-timeout",
+                str(args.connect_timeout)] + (["--fix-reaper"] if args.fix_reaper else []) + (
+                    ["--fix-close"] if args.fix_close else [])
+        self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=open(args.relay_log, "w"), text=True,
+                                     cwd=str(ROOT))
+        self.lines: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self.samples: list[dict[str, Any]] = []
+        self.log = log
+        self.phase = "idle"
+        loop = asyncio.get_running_loop()
+
+        def reader() -> None:
+            assert self.proc.stdout is not None
+            for line in self.proc.stdout:
+                with contextlib.suppress(ValueError):
+                    loop.call_soon_threadsafe(self.lines.put_nowait, json.loads(line))
+            loop.call_soon_threadsafe(self.lines.put_nowait, {"type": "eof"})
+
+        threading.Thread(target=reader, daemon=True).start()
+        self.pump_task: asyncio.Task[None] | None = None
+        self.replies: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+
+    async def first(self) -> dict[str, Any]:
+        d = await asyncio.wait_for(self.lines.get(), 60)
+        if d.get("type") != "info":
+            raise RuntimeError(f"relay did not start: {d}")
+        self.pump_task = asyncio.create_task(self.pump())
+        return d
+
+    async def pump(self) -> None:
+        while True:
+            d = await self.lines.get()
+            if d.get("type") == "sample" and not d.get("tag"):
+                d["phase"] = self.phase
+                self.samples.append(d)
+                self.log(row(d))
+            else:
+                await self.replies.put(d)
+            if d.get("type") == "eof":
+                return
+
+    async def command(self, cmd: str, want: str = "sample") -> dict[str, Any]:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(cmd + "\n")
+        self.proc.stdin.flush()
+        while True:
+            d = await asyncio.wait_for(self.replies.get(), 120)
+            if d.get("type") in (want, "eof"):
+                return d
+
+
+HEADER = (f"{'t s':>7} {'phase':<6} {'RSS MB':>7} {'fds':>5} {'tasks':>5} {'thr':>4} "
+          f"{'sess':>4} {'pub':>3} {'view':>4} {'fviews':>7} {'PCs':>5} {'open':>4} "
+          f"{'fps out':>8} {'cpu %':>5}")
+
+
+def row(d: dict[str, Any] | None, prev: list[dict[str, Any]] = []) -> str:  # noqa: B006
+    """One line of the table (``None``: forget the previous sample, for the CPU column)."""
+    if d is None:
+        prev.clear()
+        return ""
+    cpu = ""
+    if prev:
+        dt = d["t"] - prev[-1]["t"]
+        if dt > 0:
+            cpu = f"{(d['cpu_s'] - prev[-1]['cpu_s']) / dt * 100:.0f}"
+    prev[:] = [d]
+    feeds = d.get("feeds", {})
+    fv = "/".join(str(f["viewers"]) for f in feeds.values())
+    fps = "/".join(f"{f['fps_out']:.0f}" for f in feeds.values())
+    return (f"{d['t']:7.0f} {d.get('phase', d.get('tag', '')):<6.6} {d['rss_kb'] / 1024:7.1f} "
+            f"{d['fds']:5d} {d['tasks']:5d} {d['threads']:4d} {d.get('sessions', '-'):>4} "
+            f"{d.get('publishers', '-'):>3} {d.get('viewers', '-'):>4} {fv:>7} "
+            f"{d.get('pcs', ''):>5} {d.get('pcs_open', ''):>4} {fps:>8} {cpu:>5}")
+
+
+def slope_mb_per_h(points: list[tuple[float, float]]) -> float:
+    if len(points) < 3:
+        return float("nan")
+    xs, ys = [p[0] for p in points], [p[1] for p in points]
+    mx, my = statistics.fmean(xs), statistics.fmean(ys)
+    den = sum((x - mx) ** 2 for x in xs)
+    return sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / den * 3600 / 1024
+
+
+async def driver(args: argparse.Namespace) -> int:
+    out = open(args.out, "w") if args.out else None  # noqa: ASYNC230
+
+    def say(text: str = "") -> None:
+        print(text, flush=True)
+
+    started = datetime.datetime.now().isoformat(timespec="seconds")
+    say(f"soak: {args.minutes} min, rate ×{args.rate} "
+        f"(≈ {args.viewers_per_hour * args.rate:.0f} viewer joins/h), relay {WIDTH}×{HEIGHT} "
+        f"@{FPS} privacy full, {os.cpu_count()} cores, {platform.platform()}, "
+        f"Python {platform.python_version()}, started {started}")
+    relay = RelayProcess(args, say)
+    info = await relay.first()
+    base = info["baseline"]
+    say(f"baseline: RSS {base['rss_kb'] / 1024:.1f} MB, fds {base['fds']}, tasks "
+        f"{base['tasks']}, threads {base['threads']}, PCs {base['pcs']}")
+    say(HEADER)
+    relay.phase = "load"
+    load = Load(args, info)
+    seconds = args.minutes * 60
+    warm = 0.2 * seconds
+    traced = False
+
+    async def tracer() -> None:
+        nonlocal traced
+        await asyncio.sleep(warm)
+        await relay.command("tracemalloc-start", "ack")
+        traced = True
+
+    tr_task = asyncio.create_task(tracer()) if args.tracemalloc else None
+    t_load0 = time.monotonic()
+    await load.run(seconds)
+    load_s = time.monotonic() - t_load0
+    if tr_task is not None:
+        tr_task.cancel()
+    relay.phase = "drain"
+    # The relay must now reap what vanished: ICE consent (≈ 30 s) or connect timeout.
+    deadline = time.monotonic() + args.drain
+    end: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        await asyncio.sleep(5)
+        end = await relay.command("sample drain")
+        say(row({**end, "phase": "drain*"}) + f"   objects {end.get('objects')}")
+        if end.get("sessions") == 0 and end.get("pcs", 1) == 0:
+            break
+    drained_s = args.drain - max(0.0, deadline - time.monotonic())
+    await asyncio.sleep(3)
+    end = await relay.command("sample final")
+    closed = await relay.command("quit", "closed")
+    await asyncio.to_thread(relay.proc.wait, 30)
+
+    # ------------------------------------------------------------------ report
+    samples = [s for s in relay.samples if s["phase"] == "load"]
+    say()
+    say("samples (every ~1/20 of the run):")
+    say(HEADER)
+    step = max(1, len(samples) // 20)
+    row(None)  # reset the cpu column
+    for s in samples[::step] + samples[-1:]:
+        say(row(s))
+    post = [s for s in samples if s["t"] - samples[0]["t"] >= warm] if samples else []
+    tenth = max(1, len(post) // 10)
+    rss_a = statistics.median(s["rss_kb"] for s in post[:tenth]) / 1024 if post else float("nan")
+    rss_b = statistics.median(s["rss_kb"] for s in post[-tenth:]) / 1024 if post else float("nan")
+    growth = (rss_b - rss_a) / rss_a * 100
+    slope = slope_mb_per_h([(s["t"], s["rss_kb"]) for s in post])
+    fds_post = [s["fds"] for s in post]
+    full = [s for s in post if "pcs" in s]
+    t = load.tally
+    result = {
+        "started": started, "minutes": args.minutes, "rate": args.rate,
+        "load_s": round(load_s), "machine": f"{os.cpu_count()} cores, {platform.platform()}",
+        "joins": dict(t.joins), "leaves": dict(t.leaves), "errors": dict(t.errors),
+        "viewers_with_frames": f"{t.viewers_with_frames}/{t.viewers_checked}",
+        "victim_processes": t.victims,
+        "rss_mb": {"baseline": round(base["rss_kb"] / 1024, 1),
+                   "after_warmup": round(rss_a, 1), "end_of_load": round(rss_b, 1),
+                   "max": round(max(s["rss_kb"] for s in samples) / 1024, 1),
+                   "growth_pct": round(growth, 2), "slope_mb_per_h": round(slope, 2),
+                   "after_drain": round(end["rss_kb"] / 1024, 1),
+                   "after_trim": round(end.get("rss_after_trim_kb", 0) / 1024, 1)},
+        "fds": {"baseline": base["fds"], "max_load": max(fds_post, default=0),
+                "end": end["fds"]},
+        "tasks": {"baseline": base["tasks"], "end": end["tasks"],
+                  "after_close": closed.get("tasks"), "left_after_close":
+                  closed.get("left_tasks")},
+        "threads": {"baseline": base["threads"], "end": end["threads"],
+                    "after_close": closed.get("threads")},
+        "sessions_end": end.get("sessions"), "pcs_end": end.get("pcs"),
+        "pcs_open_end": end.get("pcs_open"), "drain_s": round(drained_s),
+        "pcs_max_load": max((s["pcs"] for s in full), default=None),
+        "objects_baseline": base.get("objects"), "objects_end": end.get("objects"),
+        "task_kinds_end": end.get("task_kinds"),
+        "tracemalloc_top": end.get("tracemalloc", []) if traced else [],
+        "closed_ok": closed.get("closed_ok"),
+    }
+    joins = sum(t.joins.values())
+    say()
+    say(f"load: {load_s / 60:.1f} min, {joins} joins ({dict(t.joins)}), "
+        f"{sum(t.leaves.values())} leaves, {t.victims} SIGKILLed client processes")
+    say(f"viewers that received frames: {result['viewers_with_frames']}; errors: "
+        f"{dict(t.errors) or 'none'}")
+    r = result["rss_mb"]
+    say(f"RSS: baseline {r['baseline']} MB, after warm-up {r['after_warmup']} MB, end of load "
+        f"{r['end_of_load']} MB, max {r['max']} MB -> growth {r['growth_pct']:+.2f} % "
+        f"(slope {r['slope_mb_per_h']:+.2f} MB/h); after drain {r['after_drain']} MB, after "
+        f"malloc_trim(0) {r['after_trim']} MB")
+    say(f"fds: baseline {base['fds']}, max under load {result['fds']['max_load']}, "
+        f"end {end['fds']}")
+    say(f"tasks: baseline {base['tasks']}, end {end['tasks']} ({end.get('task_kinds')}), "
+        f"after close {closed.get('tasks')} {closed.get('left_tasks')}")
+    say(f"threads: baseline {base['threads']}, end {end['threads']}, after close "
+        f"{closed.get('threads')}")
+    say(f"end (after {drained_s:.0f} s drain): sessions {end.get('sessions')}, "
+        f"RTCPeerConnections {end.get('pcs')} ({end.get('pcs_open')} not closed), "
+        f"max under load {result['pcs_max_load']}")
+    grew = {k: (base["objects"].get(k, 0), v) for k, v in end["objects"].items()
+            if v != base["objects"].get(k, 0)}
+    say(f"objects baseline -> end (changed only): {grew}")
+    for kind, chains in (end.get("holders") or {}).items():
+        for c in chains:
+            say(f"  still alive: {kind} <- {c}")
+    if result["tracemalloc_top"]:
+        say("tracemalloc, end vs. end of warm-up:")
+        for line in result["tracemalloc_top"]:
+            say("  " + line)
+    verdict = {
+        "memory flat (growth <= 5 %)": growth <= 5.0,
+        "no sessions left": end.get("sessions") == 0,
+        "no peer connections left": end.get("pcs") == 0,
+        "tasks back to baseline (±2)": abs(end["tasks"] - base["tasks"]) <= 2,
+        "fds back to baseline (±4)": abs(end["fds"] - base["fds"]) <= 4,
+        "no task left after close": not closed.get("left_tasks"),
+    }
+    result["verdict"] = verdict
+    for k, v in verdict.items():
+        say(f"  [{'ok' if v else 'FAIL'}] {k}")
+    if out is not None:
+        json.dump({"result": result, "samples": relay.samples}, out, indent=1)
+        out.close()
+        say(f"samples and result: {args.out}")
+    return 0 if all(verdict.values()) else 1
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--minutes", type=float, default=60.0, help="length of the load phase")
+    ap.add_argument("--rate", type=float, default=1.0,
+                    help="multiplier of viewer arrivals and camera drops")
+    ap.add_argument("--viewers-per-hour", type=float, default=1000.0,
+                    help="viewer joins per hour at --rate 1")
+    ap.add_argument("--interval", type=float, default=10.0, help="seconds between samples")
+    ap.add_argument("--gc-every", type=float, default=30.0,
+                    help="seconds between samples that count objects (gc.collect)")
+    ap.add_argument("--connect-timeout", type=float, default=20.0,
+                    help="the relay's server.connect_timeout_s")
+    ap.add_argument("--drain", type=float, default=120.0,
+                    help="seconds the relay gets to reap what vanished at the end")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--tracemalloc", action="store_true",
+                    help="trace allocations in the relay after warm-up; print the top growth")
+    ap.add_argument("--fix-reaper", action="store_true",
+                    help="run the relay with the suggested fix of Relay._reap (see patch_reaper)")
+    ap.add_argument("--fix-close", action="store_true",
+                    help="run the relay with the suggested fix of Relay._close_session "
+                         "(see patch_close)")
+    ap.add_argument("--out", default="", help="write samples and result as JSON here")
+    ap.add_argument("--relay-log", default=os.devnull, help="the relay's stderr")
+    ap.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--victim", choices=["camera", "viewer"], help=argparse.SUPPRESS)
+    ap.add_argument("--count", type=int, default=1, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.serve:
+        asyncio.run(relay_main(args))
+        return 0
+    if args.victim:
+        logging.basicConfig(level=logging.CRITICAL)
+        asyncio.run(victim_main(args))
+        return 0
+    logging.basicConfig(level=logging.CRITICAL)
+    return asyncio.run(driver(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
