@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import logging
 import time
 from typing import Any
@@ -43,6 +44,34 @@ def _ufrag(sdp: str) -> str | None:
         if line.startswith("a=ice-ufrag:"):
             return line.split(":", 1)[1].strip()
     return None
+
+
+# How often the relay hands freed memory back to the system (see release_free_memory).
+TRIM_INTERVAL_S = 600.0
+
+
+async def _no_send(*args: object, **kwargs: object) -> None:
+    return None
+
+
+async def close_pc(pc: RTCPeerConnection) -> None:
+    """Close a peer connection for good.
+
+    aiortc 1.16 starts a sender when the DTLS handshake finishes without checking whether
+    ``close()`` ran meanwhile; a viewer that hangs up during the handshake then leaves an RTCP
+    task running forever, holding the connection (benchmarks/soak.py, "hasty" viewers). So
+    senders are made unable to start before closing.
+    """
+    for transceiver in pc.getTransceivers():
+        transceiver.sender.send = _no_send  # type: ignore[method-assign]
+    with contextlib.suppress(Exception):
+        await pc.close()
+
+
+def release_free_memory() -> None:
+    """Give memory that glibc keeps after peers come and go back to the system."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 def choose_codec(offer: str) -> str:
@@ -187,13 +216,13 @@ class Relay:
             answer = await pc.createAnswer()
             await pc.setLocalDescription(answer)
         except (ValueError, KeyError, IndexError, AssertionError, TypeError) as e:
-            await pc.close()
+            await close_pc(pc)
             raise BadRequest(f"malformed SDP: {e}".splitlines()[0][:200]) from None
         except BaseException:
-            await pc.close()
+            await close_pc(pc)
             raise
         if not video:
-            await pc.close()
+            await close_pc(pc)
             raise BadRequest("the offer sends no video")
         old = self.publisher_of(site)
         self.sessions[session.id] = session
@@ -228,7 +257,7 @@ class Relay:
                 raise BadRequest("the offer does not receive video")
         except BaseException:
             feed.unsubscribe(track)
-            await pc.close()
+            await close_pc(pc)
             raise
         # Keyframe requests (PLI/FIR) from this viewer go to the shared encoder.
         transceiver.sender._send_keyframe = track.request_keyframe  # type: ignore[method-assign]
@@ -282,20 +311,27 @@ class Relay:
                 self._viewers_changed(session.site)
         log.info("session closed", extra={"session": session.id[:8], "kind": str(session.kind),
                                           "site": session.site, "reason": reason})
-        with contextlib.suppress(Exception):
-            await session.pc.close()
+        await close_pc(session.pc)
 
     async def _reap(self) -> None:
         timeout = self.cfg.server.connect_timeout_s
+        last_trim = time.monotonic()
         while True:
             await asyncio.sleep(min(5.0, timeout / 2))
-            now = time.monotonic()
-            for s in list(self.sessions.values()):
-                state = s.pc.connectionState
-                if state in ("failed", "closed"):
-                    await self._close_session(s, "reaped: " + state)
-                elif s.connected_at is None and now - s.created > timeout:
-                    await self._close_session(s, "reaped: never connected")
+            await self._reap_once(timeout)
+            if time.monotonic() - last_trim > TRIM_INTERVAL_S:
+                last_trim = time.monotonic()
+                await asyncio.to_thread(release_free_memory)
+
+    async def _reap_once(self, connect_timeout_s: float) -> None:
+        # A function of its own, so no session stays referenced from the sleeping loop.
+        now = time.monotonic()
+        for s in list(self.sessions.values()):
+            state = s.pc.connectionState
+            if state in ("failed", "closed"):
+                await self._close_session(s, "reaped: " + state)
+            elif s.connected_at is None and now - s.created > connect_timeout_s:
+                await self._close_session(s, "reaped: never connected")
 
     # events -----------------------------------------------------------------------------------
     def _on_feed_state(self, feed: Feed, state: FeedState) -> None:
