@@ -107,7 +107,8 @@ class LayeredFilter:
         if scanner is None:
             raise RuntimeError("face detector not loaded")
         h, w = image.shape[:2]
-        held = np.array([t.box for t in self.faces.tracks], np.float32).reshape(-1, 4)
+        held = np.array([[*t.box, t.age] for t in self.faces.tracks],
+                        np.float32).reshape(-1, 5)
         regions = self.motion.detect(image)
         if not scanner.swept:
             # Until every tile has been searched once, nobody in view is known yet.

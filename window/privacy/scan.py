@@ -11,9 +11,9 @@ A full-resolution pass of CenterFace over a 720p frame costs ≈ 140 ms on one c
   - one tile (``tile_px`` square) of a sweep over the frame scaled to each of
     ``sweep_widths`` (640: faces from ≈ 48 px; 1280: from ≈ 24 px), tiles overlapping so a
     small face is whole in at least one of them;
-  - every third of them at most: a check of the held small faces, crops around them at
-    full resolution, so a face that only the sweep can see stays confirmed (and tracked)
-    between sweeps.
+  - every other one of them at most: a check of the held faces below ≈ 190 px, crops
+    around them (the least recently confirmed first) scaled so the face is ≈ 72 px, so a
+    face the coarse pass cannot see stays confirmed (and tracked) between sweeps.
 
 Each step costs about the same (≈ 10 ms at 720p on one core), so the per-frame cost is flat.
 """
@@ -51,9 +51,13 @@ def _starts(n: float, tile: int, step: int) -> list[int]:
 def sweep_tiles(w: int, h: int, widths: list[int], tile: int) -> list[Tile]:
     """Tiles of every sweep level, coarser levels visited more often."""
     levels: list[list[Tile]] = []
-    step = tile - tile // 4  # overlap a quarter tile: a small face is whole in one tile
+    finest = max(widths, default=0)
     for sw in sorted(widths):
         k = sw / w
+        # Overlap: a face this level is meant to find is whole in at least one tile. The
+        # finest level looks for small faces (a quarter tile); coarser ones for faces up to
+        # what the coarse pass finds (half a tile).
+        step = tile - (tile // 4 if sw == finest else tile // 2)
         lv = []
         for ty in _starts(h * k, tile, step):
             for tx in _starts(sw, tile, step):
@@ -94,13 +98,14 @@ class FaceScanner:
 
     def min_coarse_face(self, w: int) -> float:
         """Faces smaller than this (frame px) are beyond the coarse pass."""
-        # CenterFace finds faces from ≈ 32 px reliably; below ≈ 60 px (at the coarse scale)
+        # CenterFace finds faces from ≈ 32 px reliably; below ≈ 48 px (at the coarse scale)
         # it misses some, so those are re-checked at full resolution too.
-        return 60.0 * w / self.coarse_width if self.coarse_width else 0.0
+        return 48.0 * w / self.coarse_width if self.coarse_width else 0.0
 
     def scan(self, image: Image, held: Rects, moving: Rects | None = None) -> Boxes:
         """One step of detection on ``image``: boxes found, in frame pixels. ``held``: boxes
-        of faces being tracked; ``moving``: regions in motion, searched first."""
+        of faces being tracked (x0, y0, x1, y1, frames since last detected); ``moving``:
+        regions in motion, searched first."""
         h, w = image.shape[:2]
         if (w, h) != self._size:
             self._size = (w, h)
@@ -112,7 +117,7 @@ class FaceScanner:
         if frame % self.coarse_every == 0 or (not self._tiles and not len(held)):
             return self.detector.detect(image, self.coarse_width)
         small = [b for b in held if b[2] - b[0] < self.min_coarse_face(w)]
-        if small and (frame - self._last_check >= 3 * self.coarse_every or not self._tiles):
+        if small and (frame - self._last_check >= 2 * self.coarse_every or not self._tiles):
             self._last_check = frame
             return self._check(image, small)
         self._motion_turn = not self._motion_turn
@@ -176,6 +181,15 @@ class FaceScanner:
                    width: int) -> Boxes:
         crop = np.ascontiguousarray(image[y0:y1, x0:x1])
         boxes = self.detector.detect(crop, width)
+        h, w = image.shape[:2]
+        if len(boxes) and (x0 > 0 or y0 > 0 or x1 < w or y1 < h):
+            # A box touching an inner edge of the crop is a cut face (a tile border): its
+            # box would be too small. Overlapping tiles or checks see it whole.
+            e = 2.0
+            cut = (((boxes[:, 0] <= e) & (x0 > 0)) | ((boxes[:, 1] <= e) & (y0 > 0)) |
+                   ((boxes[:, 2] >= x1 - x0 - e) & (x1 < w)) |
+                   ((boxes[:, 3] >= y1 - y0 - e) & (y1 < h)))
+            boxes = boxes[~cut]
         if len(boxes):
             boxes[:, 0:4:2] += x0
             boxes[:, 1:4:2] += y0
@@ -187,8 +201,8 @@ class FaceScanner:
         h, w = image.shape[:2]
         budget = float(self.tile_px * self.tile_px)
         found = [no_boxes()]
-        start = self._frame % len(held)  # rotate: every held face gets its turn
-        for b in held[start:] + held[:start]:
+        # Least recently confirmed first (column 4: frames since the last detection).
+        for b in sorted(held, key=lambda b: -float(b[4]) if len(b) > 4 else 0.0):
             size = float(max(b[2] - b[0], b[3] - b[1]))
             side = max(128.0, 2.2 * size)
             cx, cy = (b[0] + b[2]) / 2, (b[1] + b[3]) / 2
