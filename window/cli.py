@@ -91,9 +91,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     cfg = _load(args, host=args.host, port=args.port)
     logs.setup(args.log_level or cfg.log.level, cfg.log.format)
     from .app import Server
-    from .relay import limit_malloc_arenas
+    from .relay import limit_malloc_arenas, limit_opencv_threads
 
     limit_malloc_arenas()
+    limit_opencv_threads()
 
     async def main(stop: asyncio.Event) -> int:
         server = Server(cfg, allow_privacy_off=args.dev_allow_privacy_off)

@@ -133,9 +133,12 @@ class PrivacyConfig:
     # pixelated into more than `box_blocks` blocks across.
     block_px: int = 16
     box_blocks: int = 6
-    # Close-up guard: a face or moving region covering more than this share of the frame
-    # blurs the whole frame until none has for `closeup_hold_frames` frames.
-    closeup_share: float = 0.2
+    # Close-up guard: someone at the lens. A face covering more than `closeup_share` of the
+    # frame, or a moving region more than `closeup_motion_share` (a passer-by a few metres
+    # away already fills a fifth of it), blurs the whole frame until neither has for
+    # `closeup_hold_frames` frames.
+    closeup_share: float = 0.1
+    closeup_motion_share: float = 0.45
     closeup_hold_frames: int = 90
 
 

@@ -77,6 +77,14 @@ def limit_malloc_arenas(arenas: int = 2) -> None:
         ctypes.CDLL("libc.so.6").mallopt(m_arena_max, arenas)
 
 
+def limit_opencv_threads() -> None:
+    """OpenCV's own thread pool: off. Every feed already has threads of its own, and on two
+    cores OpenCV's workers made resizes up to 2x slower by competing with them."""
+    import cv2
+
+    cv2.setNumThreads(1)
+
+
 def release_free_memory() -> None:
     """Give memory that glibc keeps after peers come and go back to the system."""
     with contextlib.suppress(OSError, AttributeError):

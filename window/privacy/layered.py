@@ -3,12 +3,13 @@
 Each frame: MOG2 finds regions in motion, one detection step (``scan``, which searches moving
 regions first) feeds the face tracker, the moving regions (mode ``people``) feed the motion
 tracker, both trackers hand out held, enlarged boxes, the site's zones are added,
-and everything under the mask is pixelated in one go. A face or moving region larger than
-``closeup_share`` of the frame pixelates the whole frame until it has been calm for
-``closeup_hold_frames`` frames. Until the sweep has searched every tile once (≈ 0.5 s,
-several tiles a frame) the whole frame is pixelated, so faces already in view when the feed
-starts are known before the first picture shows. The model loads and warms up on a
-background thread; ``ready()`` is False until then (the stage pixelates whole meanwhile).
+and everything under the mask is pixelated in one go. A face larger than ``closeup_share``
+of the frame, or a moving region larger than ``closeup_motion_share``, pixelates the whole
+frame until it has been calm for ``closeup_hold_frames`` frames. Until the sweep has
+searched every tile once (≈ 0.5 s, several tiles a frame) the whole frame is pixelated, so
+faces already in view when the feed starts are known before the first picture shows. The
+model loads and warms up on a background thread; ``ready()`` is False until then (the stage
+pixelates whole meanwhile).
 """
 
 from __future__ import annotations
@@ -16,10 +17,11 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 import cv2
 import numpy as np
+import numpy.typing as npt
 
 from ..config import PrivacyConfig, PrivacyMode, SiteConfig
 from .faces import CenterFace, FaceDetector
@@ -127,9 +129,12 @@ class LayeredFilter:
             move_boxes = np.zeros((0, 4), np.float32)
 
         area = float(w * h)
-        biggest = max((float((b[2] - b[0]) * (b[3] - b[1])) for b in
-                       [*found[:, :4], *regions]), default=0.0)
-        if biggest > self.cfg.closeup_share * area:
+
+        def largest(boxes: Iterable[npt.NDArray[np.float32]]) -> float:
+            return max((float((b[2] - b[0]) * (b[3] - b[1])) for b in boxes), default=0.0)
+
+        if (largest(found[:, :4]) > self.cfg.closeup_share * area
+                or largest(regions) > self.cfg.closeup_motion_share * area):
             self._closeup_left = self.cfg.closeup_hold_frames
         if self._closeup_left > 0:
             self._closeup_left -= 1
