@@ -115,3 +115,26 @@ def test_tracker_holds_and_leads_in_the_direction_of_motion() -> None:
     assert coasted[0] <= 132 and coasted[2] > box[2] + 40  # still covers where it was seen
     tr.update(np.zeros((0, 4), np.float32))
     assert len(tr.boxes()) == 0
+
+
+def test_a_passer_by_is_blurred_without_blanking_the_frame() -> None:
+    """Someone walking past a few metres away (a quarter of the frame) is pixelated where
+    they are; someone filling most of the frame (at the lens) blanks it whole."""
+    flt = make(PrivacyMode.PEOPLE, closeup_hold_frames=3)
+    first_sweep(flt, background())
+    for _ in range(20):  # the background model learns the empty street
+        flt.apply(background())
+    rng = np.random.default_rng(0)
+    coat = rng.integers(0, 255, (600, 300, 3), dtype=np.uint8)
+    for step in range(8):
+        img = background()
+        img[100:700, 200 + 30 * step:500 + 30 * step] = coat  # ≈ 20 % of the frame
+        r = flt.apply(img)
+    assert not r.whole, r.whole_reason
+    assert 0.15 < r.blurred_share < 0.6
+    big = rng.integers(0, 255, (720, 900, 3), dtype=np.uint8)
+    for step in range(4):
+        img = background()
+        img[:, 100 + 20 * step:1000 + 20 * step] = big  # ≈ 70 %
+        r = flt.apply(img)
+    assert r.whole and r.whole_reason == "closeup"
