@@ -4,7 +4,7 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
-from servers import make_config
+from servers import running, small_config
 
 from window.app import Server
 from window.auth.roles import Role
@@ -13,13 +13,8 @@ from window.auth.tokens import mint
 
 @pytest.fixture
 async def server(tmp_path: Path) -> AsyncIterator[Server]:
-    # Small frames keep the suite quick on 2 cores; the full size is exercised in benchmarks.
-    cfg = make_config(tmp_path, media={"width": 640, "height": 360, "camera_timeout_s": 1.5},
-                      privacy={"mode": "full"})
-    srv = Server(cfg)
-    await srv.start()
-    yield srv
-    await srv.close()
+    async with running(small_config(tmp_path)) as srv:
+        yield srv
 
 
 TokenFactory = Callable[..., str]

@@ -12,6 +12,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from servers import small_config
+
+from window.config import Config
 
 SECRET = "turn-test-secret-0123456789abcdef"
 
@@ -62,3 +65,10 @@ def allocations(tmp: Path) -> int:
     log = tmp / "turn.log"
     text = log.read_text(errors="replace") if log.exists() else ""
     return text.count("ALLOCATE processed, success")
+
+
+def turn_relay_config(tmp: Path, turn_url: str) -> Config:
+    """A small relay that hands out ``turn_url`` with credentials (its own peers do not use
+    it, so everything relayed is the clients' doing)."""
+    return small_config(tmp, media={"width": 320, "height": 180},
+                        turn={"urls": [turn_url], "secret": SECRET, "relay_uses_turn": False})

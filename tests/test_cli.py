@@ -31,24 +31,30 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture
-def served(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+def start_serve(data: Path, **env: str) -> tuple[subprocess.Popen[bytes], str]:
+    """`window serve` in a process of its own (small frames), once it answers /healthz."""
     port = free_port()
-    env = {**os.environ, "WINDOW_MEDIA__WIDTH": "320", "WINDOW_MEDIA__HEIGHT": "180"}
-    env.pop("WINDOW_SECRET", None)
-    proc = subprocess.Popen([*WINDOW, "serve", "--data", str(tmp_path), "--port", str(port)],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    full_env = {**os.environ, "WINDOW_MEDIA__WIDTH": "320", "WINDOW_MEDIA__HEIGHT": "180",
+                **env}
+    full_env.pop("WINDOW_SECRET", None)
+    proc = subprocess.Popen([*WINDOW, "serve", "--data", str(data), "--port", str(port)],
+                            env=full_env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     while True:
         try:
             urllib.request.urlopen(url + "/healthz", timeout=1)
-            break
+            return proc, url
         except OSError:
             if time.monotonic() > deadline or proc.poll() is not None:
                 proc.kill()
                 raise AssertionError(proc.stderr.read().decode() if proc.stderr else "") from None
             time.sleep(0.2)
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    proc, url = start_serve(tmp_path)
     yield url, tmp_path
     proc.terminate()
     assert proc.wait(timeout=20) == 0
@@ -127,21 +133,8 @@ def test_sigterm_drains_with_a_closing_slate(tmp_path: Path) -> None:
 
     from peers import PatternTrack, publish, watch
 
-    port = free_port()
-    env = {**os.environ, "WINDOW_MEDIA__WIDTH": "320", "WINDOW_MEDIA__HEIGHT": "180",
-           "WINDOW_PRIVACY__MODE": "full"}
-    proc = subprocess.Popen([*WINDOW, "serve", "--data", str(tmp_path), "--port", str(port)],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    url = f"http://127.0.0.1:{port}"
+    proc, url = start_serve(tmp_path, WINDOW_PRIVACY__MODE="full")
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                urllib.request.urlopen(url + "/healthz", timeout=1)
-                break
-            except OSError:
-                assert time.monotonic() < deadline and proc.poll() is None
-                time.sleep(0.2)
 
         def mint(*args: str) -> str:
             return run("token", "create", *args, "--data", str(tmp_path)).stdout.strip()

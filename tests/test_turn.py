@@ -15,7 +15,7 @@ from aiortc import (
     RTCPeerConnection,
 )
 from aiortc.mediastreams import MediaStreamTrack
-from coturn import SECRET, allocations, coturn
+from coturn import SECRET, allocations, coturn, turn_relay_config
 from peers import PatternTrack, post_offer
 from servers import make_config
 
@@ -41,10 +41,7 @@ async def ice_from_options(url: str, token: str) -> list[RTCIceServer]:
 
 async def test_media_flows_through_turn_only(tmp_path: Path) -> None:
     with coturn(tmp_path) as turn_url:
-        cfg = make_config(tmp_path, media={"width": 320, "height": 180},
-                          privacy={"mode": "full"},
-                          turn={"urls": [turn_url], "secret": SECRET,
-                                "relay_uses_turn": False})
+        cfg = turn_relay_config(tmp_path, turn_url)
         server = Server(cfg)
         await server.start()
         try:
@@ -124,10 +121,7 @@ async def test_camera_agent_takes_turn_from_the_relay(tmp_path: Path) -> None:
     from window.camera import run_camera
 
     with coturn(tmp_path) as turn_url:
-        cfg = make_config(tmp_path, media={"width": 320, "height": 180},
-                          privacy={"mode": "full"},
-                          turn={"urls": [turn_url], "secret": SECRET,
-                                "relay_uses_turn": False})
+        cfg = turn_relay_config(tmp_path, turn_url)
         server = Server(cfg)
         await server.start()
         stop = asyncio.Event()

@@ -14,11 +14,11 @@ import pytest
 import pytest_asyncio
 from pagetools import CHROMIUM, FLAGS
 from playwright.async_api import Browser, async_playwright
+from servers import running, small_config
 
 from window.app import Server
 from window.auth.roles import Role
 from window.auth.tokens import mint
-from window.config import load
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
@@ -35,14 +35,8 @@ async def browser() -> AsyncIterator[Browser]:
 
 @pytest_asyncio.fixture(loop_scope="module")
 async def relay(tmp_path: Path) -> AsyncIterator[Server]:
-    cfg = load(None, env={}, flags={
-        "server": {"port": 0, "data_dir": str(tmp_path)},
-        "media": {"width": 640, "height": 360, "camera_timeout_s": 1.5},
-        "privacy": {"mode": "full"}})
-    srv = Server(cfg)
-    await srv.start()
-    yield srv
-    await srv.close()
+    async with running(small_config(tmp_path)) as srv:
+        yield srv
 
 
 TokenFactory = Callable[..., str]

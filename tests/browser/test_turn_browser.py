@@ -6,11 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from coturn import SECRET, coturn
+from coturn import coturn, turn_relay_config
 from pagetools import collect_errors, wait_brightness, wait_playing
 from peers import PatternTrack, publish
 from playwright.async_api import Browser
-from servers import make_config
 
 from window.app import Server
 from window.auth.roles import Role
@@ -36,10 +35,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
 
 async def test_screen_plays_through_turn_only(browser: Browser, tmp_path: Path) -> None:
     with coturn(tmp_path) as turn_url:
-        cfg = make_config(tmp_path, media={"width": 320, "height": 180},
-                          privacy={"mode": "full"},
-                          turn={"urls": [turn_url], "secret": SECRET,
-                                "relay_uses_turn": False})
+        cfg = turn_relay_config(tmp_path, turn_url)
         server = Server(cfg)
         await server.start()
         page = await browser.new_page()

@@ -40,20 +40,24 @@ def _encode(codec: Any, frame: av.VideoFrame, pts: int, keyframe: bool) -> list[
     return packets
 
 
+def _context(name: str, width: int, height: int, fps: int, bitrate: int) -> Any:
+    """An encoder context with what every codec here shares."""
+    codec: Any = av.CodecContext.create(name, "w")
+    codec.width = width
+    codec.height = height
+    codec.pix_fmt = "yuv420p"
+    codec.time_base = TIME_BASE
+    codec.framerate = fractions.Fraction(fps, 1)
+    codec.bit_rate = bitrate
+    codec.gop_size = 3000  # keyframes when asked for, plus a safety net every ~100 s
+    return codec
+
+
 class Vp8Encoder:
     codec_name = "vp8"
 
     def __init__(self, width: int, height: int, fps: int, bitrate: int) -> None:
-        self.width = width
-        self.height = height
-        codec = av.CodecContext.create("libvpx", "w")
-        codec.width = width
-        codec.height = height
-        codec.pix_fmt = "yuv420p"
-        codec.time_base = TIME_BASE
-        codec.framerate = fractions.Fraction(fps, 1)
-        codec.bit_rate = bitrate
-        codec.gop_size = 3000  # keyframes when asked for, plus a safety net every ~100 s
+        codec = _context("libvpx", width, height, fps, bitrate)
         codec.qmin = 2
         codec.qmax = 56
         codec.options = {
@@ -87,14 +91,7 @@ class H264Encoder:
     codec_name = "h264"
 
     def __init__(self, width: int, height: int, fps: int, bitrate: int) -> None:
-        codec = av.CodecContext.create("libx264", "w")
-        codec.width = width
-        codec.height = height
-        codec.pix_fmt = "yuv420p"
-        codec.time_base = TIME_BASE
-        codec.framerate = fractions.Fraction(fps, 1)
-        codec.bit_rate = bitrate
-        codec.gop_size = 3000
+        codec = _context("libx264", width, height, fps, bitrate)
         codec.profile = "Baseline"
         codec.options = {
             "preset": "veryfast",
