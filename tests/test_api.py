@@ -249,3 +249,33 @@ async def test_opening_hours_in_status_and_events(tmp_path) -> None:  # type: ig
         await events.close()
     finally:
         await srv.close()
+
+
+async def test_qr_code_of_a_link(server, token) -> None:  # type: ignore[no-untyped-def]
+    import aiohttp
+
+    link = f"{server.url}/screen/tsukuba#token=abc.def.ghi"
+    async with aiohttp.ClientSession() as http:
+        async with http.post(f"{server.url}/api/qr", json={"text": link},
+                             headers={"Authorization": f"Bearer {token('admin')}"}) as r:
+            assert r.status == 200
+            svg = (await r.json())["svg"]
+        async with http.post(f"{server.url}/api/qr", json={"text": link},
+                             headers={"Authorization": f"Bearer {token('viewer')}"}) as r:
+            assert r.status == 403
+        async with http.post(f"{server.url}/api/qr", json={"text": ""},
+                             headers={"Authorization": f"Bearer {token('admin')}"}) as r:
+            assert r.status == 400
+    assert svg.startswith("<svg") and "QR code of the link" in svg
+    # it encodes the link: decode it back with OpenCV's QR reader
+    import cv2
+    import numpy as np
+    import segno
+
+    from window.web.api import qr_svg
+    img = np.array(segno.make(link, error="m").matrix, dtype=np.uint8)
+    assert qr_svg(link) == svg
+    big = cv2.resize((1 - img) * 255, None, fx=8, fy=8, interpolation=cv2.INTER_NEAREST)
+    big = cv2.copyMakeBorder(big, 32, 32, 32, 32, cv2.BORDER_CONSTANT, value=255)
+    text, _, _ = cv2.QRCodeDetector().detectAndDecode(big)
+    assert text == link

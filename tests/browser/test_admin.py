@@ -72,6 +72,7 @@ async def test_admin_dashboard(browser: Browser, relay: Server,
         await page.wait_for_selector("#mint-result:not(.hidden)")
         link = await page.text_content("#mint-link") or ""
         assert link.startswith(f"{relay.url}/screen/tsukuba#token=")
+        await page.wait_for_selector("#mint-qr svg")  # a QR code of that link
         jti = await page.text_content("#mint-jti") or ""
         await page.wait_for_selector('#audit tr[data-action="token.mint"]', timeout=3000)
 

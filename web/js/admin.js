@@ -208,7 +208,12 @@ function wireForms() {
       $("mint-what").textContent = `${body.role}${body.site ? " · " + body.site : ""}`;
       $("mint-jti").textContent = body.jti;
       $("mint-link").textContent = link;
+      $("mint-qr").replaceChildren();
       $("mint-result").classList.remove("hidden");
+      // A QR code of the link, so a screen can be set up from a phone (made by the relay).
+      const qr = await api("POST", "/api/qr", { text: link });
+      const svg = new DOMParser().parseFromString(qr.svg, "image/svg+xml").documentElement;
+      $("mint-qr").replaceChildren(document.importNode(svg, true));
       loadAudit();
     } catch (e) { report(e); }
   });

@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import json
 import logging
 import time
 from typing import TYPE_CHECKING, Any
 
 import jwt
+import segno
 from aiohttp import web
 
 from ..auth.roles import Permission, Role
@@ -74,6 +76,7 @@ class Api:
             web.delete("/api/tokens/{jti}", self.revoke),
             web.get("/api/audit", self.audit_log),
             web.post("/api/renew", self.renew),
+            web.post("/api/qr", self.qr),
         ]
 
     # helpers ----------------------------------------------------------------------------------
@@ -303,6 +306,16 @@ class Api:
             {"id": e.id, "at": e.at, "actor": e.actor, "action": e.action, "target": e.target,
              "detail": e.detail, "remote": e.remote} for e in entries]})
 
+    async def qr(self, request: web.Request) -> web.Response:
+        """A QR code (SVG) of a link, for an operator setting up a screen with a phone."""
+        self._operator(request)
+        body = await self._body(request)
+        text = body.get("text")
+        if not isinstance(text, str) or not 0 < len(text) <= 2048:
+            raise BadRequest("send {\"text\": \"...\"} with at most 2048 characters")
+        svg = await asyncio.to_thread(qr_svg, text)
+        return _json({"svg": svg})
+
     async def renew(self, request: web.Request) -> web.Response:
         from ..auth.guard import bearer_token
 
@@ -321,6 +334,13 @@ class Api:
         await self._audit(request, grant, "token.renew", grant.jti,
                           {"site": grant.site, "expires_at": renewed.expires_at})
         return _json({"token": new, "expires_at": renewed.expires_at})
+
+
+def qr_svg(text: str) -> str:
+    out = io.BytesIO()
+    segno.make(text, error="m").save(out, kind="svg", scale=4, border=2, xmldecl=False,
+                                     title="QR code of the link")
+    return out.getvalue().decode()
 
 
 def api_routes(server: Server) -> list[web.RouteDef]:
