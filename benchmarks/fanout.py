@@ -69,12 +69,13 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from proc import proc_cpu_s, stdin_commands  # noqa: E402
+
 from window.camera.marker import decode_marker, marker_height  # noqa: E402
 
 WIDTH, HEIGHT, FPS = 1280, 720, 30
 SITE = "bench"
 BLOCK = 32  # barcode block: survives two VP8 encodes and a 32 px pixelation grid
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 MARK_ROWS = marker_height(WIDTH, BLOCK)
 
 
@@ -88,12 +89,6 @@ def read_stamp(frame: av.VideoFrame) -> float | None:
     rows = np.frombuffer(buf, np.uint8).reshape(-1, plane.line_size)
     return decode_marker(rows[:MARK_ROWS, :frame.width], BLOCK)
 
-
-def proc_cpu_s(pid: int | str = "self") -> float:
-    """User + system CPU seconds of a process (all of its threads)."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
 def thread_cpu_s(pid: int) -> dict[str, float]:
@@ -245,15 +240,7 @@ async def relay_main(args: argparse.Namespace) -> None:
     logging.getLogger("window").setLevel(logging.ERROR)  # the "privacy off" warning
     ingress: dict[int, float] = {}
     server, info = await (serve_window if args.serve == "window" else serve_stock)(args, ingress)
-    loop = asyncio.get_running_loop()
-    commands: asyncio.Queue[str] = asyncio.Queue()
-
-    def reader() -> None:
-        for line in sys.stdin:
-            loop.call_soon_threadsafe(commands.put_nowait, line.strip())
-        loop.call_soon_threadsafe(commands.put_nowait, "quit")
-
-    threading.Thread(target=reader, daemon=True).start()
+    commands = stdin_commands(asyncio.get_running_loop())
     print(json.dumps(info), flush=True)
     while True:
         cmd = await commands.get()

@@ -78,10 +78,11 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from proc import proc_cpu_s, stdin_commands  # noqa: E402
+
 WIDTH, HEIGHT, FPS = 640, 360, 30
 CAMERA_FPS = 15  # the camera side only has to keep the feed live, not to be pretty
 SITES = ("bochum", "tsukuba")
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 SCRIPT = str(Path(__file__).resolve())
 
 # Objects counted (after gc.collect()) in the relay, by class name.
@@ -100,11 +101,6 @@ def rss_kb(pid: int | str = "self") -> int:
                 return int(line.split()[1])
     return 0
 
-
-def proc_cpu_s(pid: int | str = "self") -> float:
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
 def _describe(o: Any, child: Any) -> str:
@@ -323,15 +319,7 @@ async def relay_main(args: argparse.Namespace) -> None:
         }
     sampler = Sampler(server)
     await asyncio.sleep(2.0)  # let the feeds settle before the baseline
-    loop = asyncio.get_running_loop()
-    commands: asyncio.Queue[str] = asyncio.Queue()
-
-    def reader() -> None:
-        for line in sys.stdin:
-            loop.call_soon_threadsafe(commands.put_nowait, line.strip())
-        loop.call_soon_threadsafe(commands.put_nowait, "quit")
-
-    threading.Thread(target=reader, daemon=True).start()
+    commands = stdin_commands(asyncio.get_running_loop())
 
     def emit(d: dict[str, Any]) -> None:
         print(json.dumps(d), flush=True)

@@ -27,18 +27,12 @@ from typing import Any
 
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError
+from proc import proc_cpu_s
 
 from window.camera.publisher import WhipPublisher
 from window.camera.sources import SyntheticSource
 
 SITES = ("bochum", "tsukuba")
-TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def cpu_seconds(pid: int) -> float:
-    with open(f"/proc/{pid}/stat") as fh:
-        fields = fh.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS
 
 
 def token(data: str, env: dict[str, str], *args: str) -> str:
@@ -107,12 +101,12 @@ async def main(args: argparse.Namespace) -> None:
         for site in SITES:
             pcs.append(await viewer(url, site, token(data, env, "--role", "viewer"), counts))
         await asyncio.sleep(args.warmup)
-        before, cpu0, t0 = status(url, admin), cpu_seconds(relay.pid), time.monotonic()
-        own0 = cpu_seconds(os.getpid())
+        before, cpu0, t0 = status(url, admin), proc_cpu_s(relay.pid), time.monotonic()
+        own0 = proc_cpu_s(os.getpid())
         frames0 = dict(counts)
         await asyncio.sleep(args.window)
-        after, cpu1, t1 = status(url, admin), cpu_seconds(relay.pid), time.monotonic()
-        own1 = cpu_seconds(os.getpid())
+        after, cpu1, t1 = status(url, admin), proc_cpu_s(relay.pid), time.monotonic()
+        own1 = proc_cpu_s(os.getpid())
         span = t1 - t0
         print(f"relay CPU {100 * (cpu1 - cpu0) / span:.0f} % of one core, cameras and viewers "
               f"(this process) {100 * (own1 - own0) / span:.0f} % (2 cores = 200 %), "
