@@ -1,13 +1,18 @@
 """Both cities at once: two 1280×720 30 fps feeds through the whole relay, privacy on.
 
 The relay (`window serve`, privacy mode `people` unless --mode says otherwise) runs in its own
-process; this process publishes the two synthetic street scenes over WHIP (`window.camera`)
-and watches each feed with one aiortc viewer. After a warm-up it samples, over a window:
-the relay's CPU (/proc/<pid>/stat), each feed's fps in/out, privacy latency p50/p95 and the
-frames pixelated whole by reason (from /api/status), and the frames each viewer received.
-Note the cameras and viewers share the machine's 2 cores with the relay.
+process; this process publishes the two synthetic street scenes over WHIP and watches each
+feed with one aiortc viewer. After a warm-up it samples, over a window: the relay's CPU
+(/proc/<pid>/stat), each feed's fps in/out, privacy latency p50/p95 and the frames pixelated
+whole by reason (from /api/status), and the frames each viewer received.
 
-    .venv/bin/python benchmarks/two_feeds.py [--mode people] [--warmup 20] [--window 30]
+The cameras and viewers share the machine's 2 cores with the relay. `--light-clients`
+(the default) keeps their share small, as if they ran elsewhere: each camera encodes a
+3-second loop of its scene once and then sends those packets (the relay still receives and
+decodes every frame), and the viewers count assembled frames instead of decoding them.
+`--real-clients` uses `window.camera` and decoding viewers instead.
+
+    .venv/bin/python benchmarks/two_feeds.py [--mode people] [--real-clients]
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import argparse
 import asyncio
 import json
 import os
+import queue
 import secrets
 import socket
 import subprocess
@@ -25,12 +31,15 @@ import time
 import urllib.request
 from typing import Any
 
-from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
-from aiortc.mediastreams import MediaStreamError
+import av
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpSender, RTCSessionDescription
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from proc import proc_cpu_s
 
 from window.camera.publisher import WhipPublisher
+from window.camera.scene import TestScene
 from window.camera.sources import SyntheticSource
+from window.media.encoder import TIME_BASE, Vp8Encoder
 
 SITES = ("bochum", "tsukuba")
 
@@ -48,10 +57,74 @@ def status(url: str, admin: str) -> dict[str, Any]:
         return dict(json.load(r))
 
 
-async def viewer(url: str, site: str, tok: str, counts: dict[str, int]) -> RTCPeerConnection:
+class PacketLoop(MediaStreamTrack):
+    """A camera that costs almost nothing: a pre-encoded loop of the scene, sent at 30 fps."""
+
+    kind = "video"
+
+    def __init__(self, seed: int, seconds: float = 3.0, fps: int = 30) -> None:
+        super().__init__()
+        scene = TestScene(1280, 720, fps, seed)
+        encoder = Vp8Encoder(1280, 720, fps, 2_000_000)
+        self.packets = []
+        for i in range(int(seconds * fps)):
+            image = scene.render(1_800_000_000 + i / fps)
+            frame = av.VideoFrame.from_ndarray(image, format="bgr24")
+            self.packets.extend(encoder.encode(frame, i * 3000, keyframe=i == 0))
+        self.fps = fps
+        self.count = 0
+        self.start: float | None = None
+
+    async def recv(self) -> Any:
+        if self.start is None:
+            self.start = time.monotonic()
+        await asyncio.sleep(max(0.0, self.start + self.count / self.fps - time.monotonic()))
+        packet = self.packets[self.count % len(self.packets)]
+        packet.pts = self.count * (90000 // self.fps)
+        packet.time_base = TIME_BASE
+        self.count += 1
+        return packet
+
+
+async def light_camera(url: str, site: str, tok: str, seed: int) -> RTCPeerConnection:
     pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
-    pc.addTransceiver("video", direction="recvonly")
+    transceiver = pc.addTransceiver(PacketLoop(seed), direction="sendonly")
+    caps = RTCRtpSender.getCapabilities("video")
+    transceiver.setCodecPreferences([c for c in caps.codecs if c.mimeType == "video/VP8"])
+    await exchange(pc, f"{url}/whip/{site}", tok)
+    return pc
+
+
+async def exchange(pc: RTCPeerConnection, url: str, tok: str) -> None:
+    await pc.setLocalDescription(await pc.createOffer())
+    req = urllib.request.Request(url, data=pc.localDescription.sdp.encode(), method="POST",
+                                 headers={"Authorization": f"Bearer {tok}",
+                                          "Content-Type": "application/sdp"})
+    answer = await asyncio.to_thread(lambda: urllib.request.urlopen(req).read().decode())
+    await pc.setRemoteDescription(RTCSessionDescription(answer, "answer"))
+
+
+class CountingQueue(queue.Queue):  # type: ignore[type-arg]
+    """Stands in for a receiver's decoder queue: counts assembled frames, decodes none."""
+
+    def __init__(self, counts: dict[str, int], site: str) -> None:
+        super().__init__()
+        self.counts, self.site = counts, site
+
+    def put(self, item: Any, block: bool = True, timeout: float | None = None) -> None:
+        if item is None:
+            super().put(item, block, timeout)
+        else:
+            self.counts[self.site] += 1
+
+
+async def viewer(url: str, site: str, tok: str, counts: dict[str, int], decode: bool = True
+                 ) -> RTCPeerConnection:
+    pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    transceiver = pc.addTransceiver("video", direction="recvonly")
     tasks: list[asyncio.Future[None]] = []
+    if not decode:
+        transceiver.receiver._RTCRtpReceiver__decoder_queue = CountingQueue(counts, site)
 
     @pc.on("track")
     def on_track(track: Any) -> None:
@@ -63,14 +136,10 @@ async def viewer(url: str, site: str, tok: str, counts: dict[str, int]) -> RTCPe
             except MediaStreamError:
                 pass
 
-        tasks.append(asyncio.ensure_future(pull()))
+        if decode:
+            tasks.append(asyncio.ensure_future(pull()))
 
-    await pc.setLocalDescription(await pc.createOffer())
-    req = urllib.request.Request(f"{url}/whep/{site}", data=pc.localDescription.sdp.encode(),
-                                 method="POST", headers={"Authorization": f"Bearer {tok}",
-                                                         "Content-Type": "application/sdp"})
-    answer = await asyncio.to_thread(lambda: urllib.request.urlopen(req).read().decode())
-    await pc.setRemoteDescription(RTCSessionDescription(answer, "answer"))
+    await exchange(pc, f"{url}/whep/{site}", tok)
     return pc
 
 
@@ -94,12 +163,18 @@ async def main(args: argparse.Namespace) -> None:
             except OSError:
                 await asyncio.sleep(0.2)
         admin = token(data, env, "--role", "admin")
-        publishers = [asyncio.create_task(WhipPublisher(
-            url, site, token(data, env, "--role", "camera", "--site", site),
-            SyntheticSource(1280, 720, 30, seed=i)).run(stop)) for i, site in enumerate(SITES)]
+        publishers = []
+        for i, site in enumerate(SITES):
+            cam = token(data, env, "--role", "camera", "--site", site)
+            if args.real_clients:
+                publishers.append(asyncio.create_task(WhipPublisher(
+                    url, site, cam, SyntheticSource(1280, 720, 30, seed=i)).run(stop)))
+            else:
+                pcs.append(await light_camera(url, site, cam, seed=i))
         counts = dict.fromkeys(SITES, 0)
         for site in SITES:
-            pcs.append(await viewer(url, site, token(data, env, "--role", "viewer"), counts))
+            pcs.append(await viewer(url, site, token(data, env, "--role", "viewer"), counts,
+                                    decode=args.real_clients))
         await asyncio.sleep(args.warmup)
         before, cpu0, t0 = status(url, admin), proc_cpu_s(relay.pid), time.monotonic()
         own0 = proc_cpu_s(os.getpid())
@@ -139,4 +214,6 @@ if __name__ == "__main__":
     parser.add_argument("--mode", default="people", choices=["people", "faces", "full"])
     parser.add_argument("--warmup", type=float, default=20)
     parser.add_argument("--window", type=float, default=30)
+    parser.add_argument("--real-clients", action="store_true",
+                        help="window.camera publishers and decoding viewers")
     asyncio.run(main(parser.parse_args()))
