@@ -18,7 +18,6 @@ from window.app import Server
 from window.auth.roles import Role
 from window.auth.tokens import mint
 from window.cli import build_parser
-from window.privacy.stage import PrivacyStats
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
@@ -107,17 +106,6 @@ async def scrape_real_relay(tmp_path: Path) -> str:
         await server.close()
 
 
-def optional_metrics() -> set[str]:
-    """Names the docs may use before the relay exports them, each with the reason."""
-    optional: set[str] = set()
-    # window_privacy_ms: metrics.py exports it once the privacy stage keeps a histogram.
-    if not hasattr(PrivacyStats(), "latency_hist"):
-        assert "window_privacy_ms" in (ROOT / "window/web/metrics.py").read_text()
-        optional.update({"window_privacy_ms", "window_privacy_ms_bucket",
-                         "window_privacy_ms_sum", "window_privacy_ms_count"})
-    return optional
-
-
 async def test_documented_metrics_exist_on_a_running_relay(tmp_path: Path) -> None:
     text = await scrape_real_relay(tmp_path)
     names = exported(text)
@@ -126,9 +114,8 @@ async def test_documented_metrics_exist_on_a_running_relay(tmp_path: Path) -> No
     assert "window_privacy_whole_frame_total" in names
     used = {"dashboard": dashboard_metrics(), "alert rules": alert_rule_metrics()}
     assert len(used["dashboard"]) >= 10 and len(used["alert rules"]) >= 5
-    optional = optional_metrics()
     for where, metrics in used.items():
-        missing = sorted(metrics - names - optional)
+        missing = sorted(metrics - names)
         assert not missing, f"{where} use metrics the relay does not export: {missing}"
 
 

@@ -112,6 +112,12 @@ async def test_link_headers_carry_fresh_credentials(tmp_path: Path) -> None:
                                              hashlib.sha1).digest()).decode()
         assert credential == expected
         assert links[0].endswith('credential-type="password"')
+        # an expired token still gets the contract's 204 for OPTIONS, without credentials
+        old = mint(cfg, server.keys, role=Role.VIEWER, ttl_s=1, now=time.time() - 3600)[0]
+        async with aiohttp.ClientSession() as http, http.options(
+                f"{server.url}/whep/bochum", headers={"Authorization": f"Bearer {old}"}) as r:
+            assert r.status == 204 and r.headers["Accept-Post"] == "application/sdp"
+            assert "Link" not in r.headers
     finally:
         await server.close()
 

@@ -360,9 +360,13 @@ class Relay:
                              "count": len(self.viewers_of(site))})
 
     # figures ----------------------------------------------------------------------------------
+    @property
+    def uptime_s(self) -> float:
+        return round(time.time() - self.started_at, 1)
+
     def snapshot(self) -> dict[str, Any]:
         return {
-            "uptime_s": round(time.time() - self.started_at, 1),
+            "uptime_s": self.uptime_s,
             "sessions": len(self.sessions),
             "sites": {name: feed.snapshot() for name, feed in self.feeds.items()},
         }

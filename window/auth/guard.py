@@ -53,7 +53,10 @@ class Guard:
 
     def check(self, token: str, permission: Permission, site: str | None = None) -> Grant:
         """The grant, if ``token`` is valid and allows ``permission`` on ``site``."""
-        grant = self.grant(token)
+        return self.allow(self.grant(token), permission, site)
+
+    def allow(self, grant: Grant, permission: Permission, site: str | None = None) -> Grant:
+        """``grant`` itself if it allows ``permission`` on ``site``; ``Forbidden`` if not."""
         if permission not in ROLE_PERMISSIONS[grant.role]:
             raise Forbidden(f"a {grant.role} token may not {permission}")
         if site is not None and not allowed_site(grant.role, grant.site, site, self.cfg):

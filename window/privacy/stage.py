@@ -116,6 +116,10 @@ class PrivacyStage:
     def curtain(self) -> bool:
         return self._filter is None
 
+    def ready(self) -> bool:
+        """The filter is loaded (or none is needed): frames are filtered, not blurred whole."""
+        return self._filter is None or self._filter.ready()
+
     def _whole(self, image: Image, reason: str) -> Image:
         self.stats.whole_by_reason[reason] += 1
         return pixelate_whole(image, self.cfg.full_block_px)

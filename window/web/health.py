@@ -11,7 +11,7 @@ def health_routes(relay: Relay) -> list[web.RouteDef]:
     async def healthz(request: web.Request) -> web.Response:
         body = {
             "status": "ok",
-            "uptime_s": round(relay.snapshot()["uptime_s"], 1),
+            "uptime_s": relay.uptime_s,
             "sites": {name: str(feed.state()) for name, feed in relay.feeds.items()},
             "privacy": {name: str(feed.privacy.mode) for name, feed in relay.feeds.items()},
             "privacy_off_allowed": relay.allow_privacy_off,
@@ -25,9 +25,7 @@ def health_routes(relay: Relay) -> list[web.RouteDef]:
         """Ready to serve: every feed's pipeline runs and its privacy filter is loaded."""
         checks: dict[str, dict[str, bool]] = {}
         for name, feed in relay.feeds.items():
-            flt = getattr(feed.privacy, "_filter", None)
-            checks[name] = {"pipeline": feed.running,
-                            "privacy": flt is None or bool(flt.ready())}
+            checks[name] = {"pipeline": feed.running, "privacy": feed.privacy.ready()}
         ready = bool(checks) and all(all(c.values()) for c in checks.values())
         return web.json_response({"ready": ready, "sites": checks},
                                  status=200 if ready else 503,

@@ -87,12 +87,8 @@ class RelayCollector:
                       lambda f: f.privacy.stats.frames)
         yield _histogram("window_encode_ms", "milliseconds per shared encode",
                          {s: f.encode_hist for s, f in feeds.items()})
-        privacy_hists = {s: h for s, f in feeds.items()
-                         if isinstance(h := getattr(f.privacy.stats, "latency_hist", None),
-                                       Histogram)}
-        if privacy_hists:
-            yield _histogram("window_privacy_ms", "milliseconds per privacy step",
-                             privacy_hists)
+        yield _histogram("window_privacy_ms", "milliseconds per privacy step",
+                         {s: f.privacy.stats.latency_hist for s, f in feeds.items()})
         whole = CounterMetricFamily("window_privacy_whole_frame",
                                     "frames pixelated whole, by reason",
                                     labels=["site", "reason"])
@@ -124,7 +120,7 @@ class RelayCollector:
             http.add_metric([method, str(status)], float(n))
         yield http
         up = GaugeMetricFamily("window_uptime_seconds", "seconds since the relay started")
-        up.add_metric([], float(relay.snapshot()["uptime_s"]))
+        up.add_metric([], relay.uptime_s)
         yield up
 
 
