@@ -97,6 +97,10 @@ async def test_contract_error_codes(server: Server, token) -> None:  # type: ign
     base = server.url
     assert (await request("POST", f"{base}/whep/atlantis", v, offer))[0] == 404
     assert (await request("POST", f"{base}/whep/bochum", v, "hello"))[0] == 400
+    cam = token("camera", "bochum")
+    status, text, _ = await request("POST", f"{base}/whip/bochum", cam, offer)  # recvonly
+    assert status == 400 and "sends no video" in text
+    assert (await request("POST", f"{base}/whip/bochum", cam, "v=0\r\nbad"))[0] == 400
     assert (await request("POST", f"{base}/whep/bochum", v, offer, "text/plain"))[0] == 415
     assert (await request("POST", f"{base}/whep/bochum", v, offer, None))[0] == 415
     assert (await request("POST", f"{base}/whep/bochum", v, "v=0\r\n" + "a" * 70000))[0] == 413

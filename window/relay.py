@@ -12,6 +12,7 @@ import contextlib
 import ctypes
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 from aiortc import (
@@ -201,9 +202,13 @@ class Relay:
             if state in ("failed", "closed"):
                 self._spawn(self._close_session(session, state), f"close-{session.id[:8]}")
 
-    async def _answer(self, pc: RTCPeerConnection, offer: str) -> str:
+    async def _answer(self, pc: RTCPeerConnection, offer: str,
+                      before_answer: Callable[[], None] | None = None) -> str:
+        """Apply ``offer`` and answer it; a malformed offer is a ``BadRequest``."""
         try:
             await pc.setRemoteDescription(RTCSessionDescription(offer, "offer"))
+            if before_answer is not None:
+                before_answer()
             answer = await pc.createAnswer()
             await pc.setLocalDescription(answer)
         except (ValueError, KeyError, IndexError, AssertionError, TypeError) as e:
@@ -225,22 +230,18 @@ class Relay:
             if track.kind == "video" and not video:
                 video.append(track)
 
-        try:
-            await pc.setRemoteDescription(RTCSessionDescription(offer, "offer"))
+        def only_video() -> None:
             for t in pc.getTransceivers():
                 if t.kind != "video" or t.receiver.track is not (video[0] if video else None):
                     t.direction = "inactive"  # no sound and no second picture: only video
-            answer = await pc.createAnswer()
-            await pc.setLocalDescription(answer)
-        except (ValueError, KeyError, IndexError, AssertionError, TypeError) as e:
-            await close_pc(pc)
-            raise BadRequest(f"malformed SDP: {e}".splitlines()[0][:200]) from None
+
+        try:
+            answer = await self._answer(pc, offer, only_video)
+            if not video:
+                raise BadRequest("the offer sends no video")
         except BaseException:
             await close_pc(pc)
             raise
-        if not video:
-            await close_pc(pc)
-            raise BadRequest("the offer sends no video")
         old = self.publisher_of(site)
         self.sessions[session.id] = session
         self._watch_state(session)
@@ -249,7 +250,7 @@ class Relay:
             log.info("camera replaced", extra={"site": site, "old": old.id[:8]})
             self._spawn(self._close_session(old, "replaced"), f"close-{old.id[:8]}")
         self.events.publish({"type": "camera", "site": site, "connected": True})
-        return session, str(pc.localDescription.sdp)
+        return session, answer
 
     async def watch(self, site: str, offer: str, grant: Grant, remote: str
                     ) -> tuple[Session, str]:

@@ -107,11 +107,7 @@ class FaceScanner:
         of faces being tracked (x0, y0, x1, y1, frames since last detected); ``moving``:
         regions in motion, searched first."""
         h, w = image.shape[:2]
-        if (w, h) != self._size:
-            self._size = (w, h)
-            self._tiles = sweep_tiles(w, h, self.sweep_widths, self.tile_px)
-            self._next_tile = 0
-            self.sweeps = 0
+        self._fit(w, h)
         frame = self._frame
         self._frame += 1
         if frame % self.coarse_every == 0 or (not self._tiles and not len(held)):
@@ -132,6 +128,14 @@ class FaceScanner:
             self.sweeps += 1
         return self._detect_in(image, t.x0, t.y0, t.x1, t.y1, t.width)
 
+    def _fit(self, w: int, h: int) -> None:
+        """A new frame size starts a new sweep."""
+        if (w, h) != self._size:
+            self._size = (w, h)
+            self._tiles = sweep_tiles(w, h, self.sweep_widths, self.tile_px)
+            self._next_tile = 0
+            self.sweeps = 0
+
     @property
     def swept(self) -> bool:
         """Has every tile been searched at least once (since the frame size was set)?"""
@@ -142,11 +146,7 @@ class FaceScanner:
         one tile) on this frame: the caller pixelates the whole frame meanwhile, so the
         faces already in view are all known when the picture first shows."""
         h, w = image.shape[:2]
-        if (w, h) != self._size:
-            self._size = (w, h)
-            self._tiles = sweep_tiles(w, h, self.sweep_widths, self.tile_px)
-            self._next_tile = 0
-            self.sweeps = 0
+        self._fit(w, h)
         if not self._tiles:
             self.sweeps = 1
             return self.detector.detect(image, self.coarse_width)
