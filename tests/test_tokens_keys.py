@@ -70,3 +70,11 @@ def test_generated_secret_is_kept(tmp_path: Path) -> None:
     assert first.verify_key == again.verify_key and len(first.verify_key) == 64
     token, _ = mint(cfg, first, role=Role.ADMIN, ttl_s=60)
     assert verify(cfg, again, token).role is Role.ADMIN
+
+
+def test_token_ids_are_safe_on_a_command_line(tmp_path: Path) -> None:
+    cfg = load(None, env={}, flags={"server": {"data_dir": str(tmp_path)}})
+    keys = load_keys(cfg)
+    for _ in range(300):  # url-safe base64 ids started with '-' about once in 64
+        _, grant = mint(cfg, keys, role=Role.VIEWER, ttl_s=60)
+        assert grant.jti[0].isalnum() and len(grant.jti) >= 24

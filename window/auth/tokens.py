@@ -45,7 +45,8 @@ def mint(
     if site is not None and cfg.site(site) is None:
         raise ConfigError(f"unknown site {site!r}; known: {', '.join(sorted(cfg.sites))}")
     issued = int(now if now is not None else time.time())
-    grant = Grant(role, site, subject or str(role), jti or secrets.token_urlsafe(12),
+    # Hex ids: never start with '-', which `window token revoke JTI` would take for a flag.
+    grant = Grant(role, site, subject or str(role), jti or secrets.token_hex(12),
                   issued + ttl_s)
     claims: dict[str, object] = {
         "iss": cfg.auth.issuer,
