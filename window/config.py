@@ -119,16 +119,22 @@ class PrivacyConfig:
     # Until the sweep has searched every tile once (start, new frame size) the whole frame
     # is pixelated and up to this many milliseconds a frame go to the sweep.
     first_sweep_ms: int = 40
-    # A face or moving region stays blurred this many frames after it was last seen...
+    # A face stays blurred where it was last seen, in a box enlarged by `box_margin` of its
+    # size on each side, for `hold_frames` frames (longer while someone passes in front;
+    # shorter once it has walked on). Where it may have walked meanwhile (its box moved
+    # `lead_frames` ahead along its motion, growing while unseen) is blurred wherever
+    # something moves there.
     hold_frames: int = 30
-    # ...in a box enlarged by this share of its size on each side (growing while unseen)
-    # and stretched this many frames ahead along its motion.
     box_margin: float = 0.3
     lead_frames: int = 6
-    # Moving people (mode "people"): MOG2 at this width; blobs below this share of the
-    # frame area are ignored.
+    # The motion layer: background subtraction (MOG2) at this width. Mode "people" blurs
+    # every block that something moves in, grown by `motion_pad_blocks` blocks and held
+    # `motion_hold_frames` frames. Moving blobs of at least `motion_min_area` of the frame
+    # are searched for faces first.
     motion_width: int = 320
     motion_min_area: float = 0.0005
+    motion_pad_blocks: int = 0
+    motion_hold_frames: int = 4
     # Block size of the pixelation of boxes and zones, in output pixels; a box is never
     # pixelated into more than `box_blocks` blocks across.
     block_px: int = 16
@@ -345,6 +351,14 @@ def validate(cfg: Config) -> None:
     for key in ("full_block_px", "block_px"):
         if getattr(cfg.privacy, key, 16) < 16:
             raise ConfigError(f"privacy.{key}: at least 16 pixels, or faces stay recognisable")
+    p = cfg.privacy
+    for key, low in (("hold_frames", 1), ("motion_hold_frames", 1), ("motion_pad_blocks", 0),
+                     ("detect_every", 1), ("closeup_hold_frames", 0)):
+        if getattr(p, key) < low:
+            raise ConfigError(f"privacy.{key}: at least {low}")
+    for key in ("box_margin", "closeup_share", "closeup_motion_share"):
+        if not 0 <= getattr(p, key) <= 1:
+            raise ConfigError(f"privacy.{key}: 0 to 1")
     for i, url in enumerate(cfg.turn.urls):
         if not url.startswith(("turn:", "turns:", "stun:", "stuns:")):
             raise ConfigError(f"turn.urls[{i}]: {url!r} is not a turn:, turns: or stun: URL")

@@ -13,7 +13,8 @@ worker thread. The optional ``marker`` draws the capture time for latency measur
 ``"barcode"`` (``marker.draw_marker``), ``"flash"`` (whole white frames, ``marker.flash_on``)
 or ``"both"``.
 
-``TestScene.faces(t)`` lists where the faces are, for recall checks in privacy tests.
+``TestScene.faces(t)`` lists where the faces are, for recall checks in privacy tests, and
+``people_mask(t)`` where the people are (the least a filter that blurs people must blur).
 """
 
 from __future__ import annotations
@@ -130,12 +131,19 @@ class TestScene:
                 out.append(FaceBox(x0, y0, x1, y1))
         return out
 
+    def people_mask(self, t: float) -> npt.NDArray[np.bool_]:
+        """Where the people are at time ``t``: True on every pixel of a walker."""
+        mask = np.zeros((self.height, self.width), np.uint8)
+        for person in self._people:
+            self._paste(mask, person, t, mask_only=True)
+        return mask > 0
+
     def _x(self, person: _Person, t: float) -> int:
         sw = int(person.frames[0][0].shape[1])
         span = self.width + sw
         return int((person.phase + person.speed * t) % span) - sw
 
-    def _paste(self, frame: Image, person: _Person, t: float) -> None:
+    def _paste(self, frame: Image, person: _Person, t: float, *, mask_only: bool = False) -> None:
         gait = int(t * _STRIDE_HZ * _GAIT_PHASES) % _GAIT_PHASES
         if person.speed < 0:
             gait += _GAIT_PHASES  # mirrored sprites follow the right-facing ones
@@ -148,6 +156,9 @@ class TestScene:
             return
         sx0, sy0 = fx0 - x, fy0 - y
         sx1, sy1 = sx0 + (fx1 - fx0), sy0 + (fy1 - fy0)
+        if mask_only:
+            frame[fy0:fy1, fx0:fx1] |= mask[sy0:sy1, sx0:sx1]
+            return
         cv2.copyTo(sprite[sy0:sy1, sx0:sx1], mask[sy0:sy1, sx0:sx1], frame[fy0:fy1, fx0:fx1])
 
     def _draw_clock(self, frame: Image, t: float) -> None:

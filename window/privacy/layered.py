@@ -1,15 +1,24 @@
-"""The layered filter: faces, people in motion and zones, combined into one mask per frame.
+"""The layered filter: faces, people in motion and zones, combined on one block grid.
 
-Each frame: MOG2 finds regions in motion, one detection step (``scan``, which searches moving
-regions first) feeds the face tracker, the moving regions (mode ``people``) feed the motion
-tracker, both trackers hand out held, enlarged boxes, the site's zones are added,
-and everything under the mask is pixelated in one go. A face larger than ``closeup_share``
-of the frame, or a moving region larger than ``closeup_motion_share``, pixelates the whole
-frame until it has been calm for ``closeup_hold_frames`` frames. Until the sweep has
-searched every tile once (≈ 0.5 s, several tiles a frame) the whole frame is pixelated, so
-faces already in view when the feed starts are known before the first picture shows. The
-model loads and warms up on a background thread; ``ready()`` is False until then (the stage
-pixelates whole meanwhile).
+Each frame: MOG2 finds what moves; one detection step (``scan``, which searches moving
+regions first and re-checks held faces in turn) feeds the face tracker. Then every layer
+marks cells of the pixelation grid (``grid``):
+
+* faces: where each held face was last seen, enlarged (the *anchor*). A face hidden by a
+  passer-by is held until it shows again; one that was walking and is gone from its anchor
+  has walked on and is let go. In mode ``faces`` also the cells where a face may have walked
+  to (its box coasting along its motion, growing while unseen) where something moves there;
+* people in motion (mode ``people``): every cell the motion layer's foreground touches, held
+  for a few frames: the people themselves, not their bounding boxes, so the street stays
+  visible;
+* zones: the site's polygons.
+
+Marked cells are pixelated in one go. A face larger than ``closeup_share`` of the frame, or a
+moving region larger than ``closeup_motion_share``, pixelates the whole frame until it has
+been calm for ``closeup_hold_frames`` frames. Until the sweep has searched every tile once
+(≈ 0.5 s, several tiles a frame) the whole frame is pixelated, so faces already in view when
+the feed starts are known before the first picture shows. The model loads and warms up on a
+background thread; ``ready()`` is False until then (the stage pixelates whole meanwhile).
 """
 
 from __future__ import annotations
@@ -26,6 +35,7 @@ import numpy.typing as npt
 from ..config import PrivacyConfig, PrivacyMode, SiteConfig
 from .faces import CenterFace, FaceDetector
 from .filter import FilterResult
+from .grid import BlockGrid, Cells
 from .motion import MotionDetector
 from .pixelate import Image, pixelate_box, pixelate_whole
 from .scan import FaceScanner
@@ -52,9 +62,10 @@ class LayeredFilter:
         self.blur_motion = mode is PrivacyMode.PEOPLE
         self.faces = BoxTracker(hold=cfg.hold_frames, margin=cfg.box_margin,
                                 lead=cfg.lead_frames)
-        # Moving regions are measured every frame and are body-sized: less slack.
-        self.moving = BoxTracker(hold=cfg.hold_frames, margin=cfg.box_margin / 2,
-                                 lead=cfg.lead_frames, drift=0.03)
+        # Mode "people" blurs the moving pixels themselves, cell by cell of the block grid.
+        self._grid: BlockGrid | None = None
+        self._motion_age = np.zeros((0, 0), np.uint8)  # frames since each cell last moved
+        self._zones_cells: Cells | None = None
         self.scanner: FaceScanner | None = None
         self.load_error: BaseException | None = None
         self._closeup_left = 0
@@ -109,24 +120,27 @@ class LayeredFilter:
         if scanner is None:
             raise RuntimeError("face detector not loaded")
         h, w = image.shape[:2]
-        held = np.array([[*t.box, t.age] for t in self.faces.tracks],
+        held = np.array([[*t.box, t.unchecked] for t in self.faces.tracks],
                         np.float32).reshape(-1, 5)
         regions = self.motion.detect(image)
         if not scanner.swept:
             # Until every tile has been searched once, nobody in view is known yet.
             self.faces.update(scanner.first_sweep(image, self.cfg.first_sweep_ms / 1000)[:, :4])
-            self.moving.update(regions)
             return FilterResult(pixelate_whole(image, self.cfg.full_block_px),
                                 faces=len(self.faces.tracks), regions=len(regions),
                                 blurred_share=1.0, whole=True, whole_reason="first-sweep")
         found = scanner.scan(image, held, regions)
+        for i in scanner.checked:  # looked for, found or not: the others' turn next
+            self.faces.tracks[i].unchecked = 0
         self.faces.update(found[:, :4])
-        face_boxes = self.faces.boxes()
-        if self.blur_motion:
-            self.moving.update(regions)
-            move_boxes = self.moving.boxes()
-        else:  # mode "faces": motion guides the face search and the close-up guard only
-            move_boxes = np.zeros((0, 4), np.float32)
+        grid = self._grid_for(w, h)
+        moving = self._moving_cells(grid)
+        share = self._moving_share(grid, self.faces.anchors())
+        # Something moves across where a face was seen: it is hidden, keep it. A walking
+        # face not found again and gone from where it was seen has walked on (into the
+        # motion layer): drop its anchor.
+        self.faces.settle(hidden=share >= 1 / 3, vacated=share == 0)
+        face_boxes = self.faces.anchors()
 
         area = float(w * h)
 
@@ -143,38 +157,71 @@ class LayeredFilter:
                                 blurred_share=1.0,
                                 whole=True, whole_reason="closeup")
 
-        mask = np.zeros((h, w), np.uint8)
-        boxes = np.concatenate([face_boxes, move_boxes]).round().astype(np.int32)
-        boxes[:, 0:4:2] = boxes[:, 0:4:2].clip(0, w)
-        boxes[:, 1:4:2] = boxes[:, 1:4:2].clip(0, h)
-        for x0, y0, x1, y1 in boxes:
-            if x1 > x0 and y1 > y0:
-                mask[y0:y1, x0:x1] = 255
+        cells = grid.empty()
+        grid.mark_boxes(cells, face_boxes)
+        if self.blur_motion:
+            cells |= moving
+        else:
+            # A face not detected this frame is where it was seen (the anchor) or it moved:
+            # then it is in the motion layer's foreground, within the box its track coasts
+            # and grows in. (In mode "people" all that moves is blurred anyway.)
+            coast = grid.empty()
+            grid.mark_boxes(coast, self.faces.boxes())
+            cells |= coast & moving
         if self.zones:
-            cv2.bitwise_or(mask, self.zones.mask(w, h), dst=mask)
-        covered = cv2.countNonZero(mask)
-        if covered:
-            block = self.cfg.block_px
-            # Pixelate only the bounding rectangle of the mask, on the frame's block grid.
-            bx, by, bw, bh = cv2.boundingRect(mask)
-            x0, y0 = bx - bx % block, by - by % block
-            x1 = min(w, -(-(bx + bw) // block) * block)
-            y1 = min(h, -(-(by + bh) // block) * block)
-            pix = pixelate_whole(np.ascontiguousarray(image[y0:y1, x0:x1]), block)
-            for bx0, by0, bx1, by1 in boxes:  # rectangles: plain slice copies, fast
-                if bx1 > bx0 and by1 > by0:
-                    image[by0:by1, bx0:bx1] = pix[by0 - y0:by1 - y0, bx0 - x0:bx1 - x0]
-            if self.zones:
-                region = np.ascontiguousarray(image[y0:y1, x0:x1])
-                cv2.copyTo(pix, self.zones.mask(w, h)[y0:y1, x0:x1], region)
-                image[y0:y1, x0:x1] = region
-            # Large faces get coarser blocks: never more than box_blocks across.
-            for x0, y0, x1, y1 in boxes[: len(face_boxes)]:
-                big = max(x1 - x0, y1 - y0) / self.cfg.box_blocks
-                if big > block:
-                    pixelate_box(image, int(x0), int(y0), int(x1), int(y1), int(big))
+            cells |= self._zone_cells(grid)
+        covered = grid.pixelate(image, cells)
+        # Large faces get coarser blocks: never more than box_blocks across.
+        boxes = face_boxes.round().astype(np.int32)
+        for x0, y0, x1, y1 in boxes:
+            big = max(x1 - x0, y1 - y0) / self.cfg.box_blocks
+            if big > grid.block:
+                pixelate_box(image, int(x0), int(y0), int(x1), int(y1), int(big))
         return FilterResult(image, faces=len(self.faces.tracks), regions=len(regions),
                             blurred_share=covered / area)
+
+    def _grid_for(self, w: int, h: int) -> BlockGrid:
+        if self._grid is None or (self._grid.width, self._grid.height) != (w, h):
+            self._grid = BlockGrid(w, h, self.cfg.block_px)
+            self._motion_age = np.full((self._grid.rows, self._grid.cols), 255, np.uint8)
+            self._zones_cells = None
+        return self._grid
+
+    def _moving_cells(self, grid: BlockGrid) -> Cells:
+        """The cells the motion layer's foreground touched this frame or within the last
+        ``motion_hold_frames`` frames, grown by ``motion_pad_blocks``."""
+        fg = self.motion.foreground
+        age = self._motion_age
+        np.minimum(age.astype(np.uint16) + 1, 255, out=age, casting="unsafe")
+        if fg is not None:
+            age[grid.cells_of(fg) > 0] = 0
+        held: Cells = (age < self.cfg.motion_hold_frames).view(np.uint8)
+        pad = self.cfg.motion_pad_blocks
+        if pad > 0 and held.any():
+            held = np.asarray(cv2.dilate(held, np.ones((2 * pad + 1, 2 * pad + 1), np.uint8)),
+                              np.uint8)
+        return held
+
+    def _moving_share(self, grid: BlockGrid, anchors: npt.NDArray[np.float32]
+                      ) -> npt.NDArray[np.float64]:
+        """How much of each anchor's cells the motion layer marks in this very frame."""
+        now = self._motion_age == 0
+        out = np.zeros(len(anchors), np.float64)
+        b = grid.block
+        for i, (x0, y0, x1, y1) in enumerate(anchors):
+            c0, r0 = max(0, int(x0 // b)), max(0, int(y0 // b))
+            c1, r1 = min(grid.cols, int(-(-x1 // b))), min(grid.rows, int(-(-y1 // b)))
+            if c1 > c0 and r1 > r0:
+                out[i] = now[r0:r1, c0:c1].mean()
+        return out
+
+    def _zone_cells(self, grid: BlockGrid) -> Cells:
+        if self._zones_cells is None:
+            # A zone's edge is drawn inclusively: a one-pixel line of it in the next block
+            # over does not make that block part of the zone.
+            self._zones_cells = grid.cells_of(self.zones.mask(grid.width, grid.height),
+                                              more_than=grid.block)
+        return self._zones_cells
 
     def close(self) -> None:
         self._closed = True

@@ -95,6 +95,7 @@ class FaceScanner:
         self._motion_turn = False
         self._motion_next = 0
         self.sweeps = 0  # completed sweeps over all tiles
+        self.checked: list[int] = []  # indices of the held faces the last scan looked for
 
     def min_coarse_face(self, w: int) -> float:
         """Faces smaller than this (frame px) are beyond the coarse pass."""
@@ -104,18 +105,22 @@ class FaceScanner:
 
     def scan(self, image: Image, held: Rects, moving: Rects | None = None) -> Boxes:
         """One step of detection on ``image``: boxes found, in frame pixels. ``held``: boxes
-        of faces being tracked (x0, y0, x1, y1, frames since last detected); ``moving``:
+        of faces being tracked (x0, y0, x1, y1, frames since last looked for); ``moving``:
         regions in motion, searched first."""
         h, w = image.shape[:2]
         self._fit(w, h)
         frame = self._frame
         self._frame += 1
+        self.checked = []
         if frame % self.coarse_every == 0 or (not self._tiles and not len(held)):
+            # The whole frame: every held face the coarse pass can see was looked for.
+            self.checked = [i for i, b in enumerate(held)
+                            if b[2] - b[0] >= self.min_coarse_face(w)]
             return self.detector.detect(image, self.coarse_width)
-        small = [b for b in held if b[2] - b[0] < self.min_coarse_face(w)]
+        small = [i for i, b in enumerate(held) if b[2] - b[0] < self.min_coarse_face(w)]
         if small and (frame - self._last_check >= 2 * self.coarse_every or not self._tiles):
             self._last_check = frame
-            return self._check(image, small)
+            return self._check(image, held, small)
         self._motion_turn = not self._motion_turn
         if moving is not None and len(moving) and self._motion_turn:
             return self._in_motion(image, moving)
@@ -195,14 +200,16 @@ class FaceScanner:
             boxes[:, 1:4:2] += y0
         return boxes
 
-    def _check(self, image: Image, held: list[np.ndarray]) -> Boxes:
-        """Crops around held faces, each scaled so the face is ≈ 72 px (never enlarged): about
-        one tile of pixels in all, least recently checked first."""
+    def _check(self, image: Image, held: Rects, small: list[int]) -> Boxes:
+        """Crops around the held faces ``small`` (indices into ``held``), each scaled so the
+        face is ≈ 72 px (never enlarged): about one tile of pixels in all, least recently
+        looked for first (column 4 of ``held``), so that every face gets its turn even when
+        some are never found again (gone, or never a face). Sets ``checked``."""
         h, w = image.shape[:2]
         budget = float(self.tile_px * self.tile_px)
         found = [no_boxes()]
-        # Least recently confirmed first (column 4: frames since the last detection).
-        for b in sorted(held, key=lambda b: -float(b[4]) if len(b) > 4 else 0.0):
+        for i in sorted(small, key=lambda i: -float(held[i][4]) if held.shape[1] > 4 else 0.0):
+            b = held[i]
             size = float(max(b[2] - b[0], b[3] - b[1]))
             side = max(128.0, 2.2 * size)
             cx, cy = (b[0] + b[2]) / 2, (b[1] + b[3]) / 2
@@ -216,4 +223,5 @@ class FaceScanner:
                 break
             budget -= cost
             found.append(self._detect_in(image, x0, y0, x1, y1, round((x1 - x0) * k)))
+            self.checked.append(i)
         return np.concatenate(found)

@@ -16,6 +16,16 @@ import numpy.typing as npt
 
 from .faces import Boxes
 
+# A detection that overlaps a track's last sighting less than this leaves a ghost there.
+GHOST_IOU = 0.3
+
+# A face in motion when last seen, unseen this many frames and with nothing moving where it
+# was seen, has walked on.
+VACATE_AFTER = 4
+
+# Fastest plausible motion, in box sizes per frame.
+MAX_STEP = 0.5
+
 # N×4 float32: x0, y0, x1, y1.
 Rects = npt.NDArray[np.float32]
 
@@ -26,6 +36,8 @@ class Track:
     seen: npt.NDArray[np.float32]  # where it was last detected
     velocity: npt.NDArray[np.float32]  # centre displacement per frame (dx, dy)
     age: int = 0  # frames since the last detection
+    unchecked: int = 0  # frames since it was last looked for (found or not)
+    in_motion: bool = False  # something moved where it was when it was last detected
     hits: int = 1
 
 
@@ -66,6 +78,7 @@ class BoxTracker:
         for t in self.tracks:
             t.box = t.box + np.tile(t.velocity, 2)
             t.age += 1
+            t.unchecked += 1
         if detections is not None and len(detections):
             self._match(np.asarray(detections, np.float32)[:, :4])
         self.tracks = [t for t in self.tracks if t.age <= self.hold]
@@ -78,6 +91,7 @@ class BoxTracker:
         scores = _scores(np.array([t.box for t in self.tracks], np.float32).reshape(-1, 4),
                          dets)
         matched: set[int] = set()
+        ghosts: list[Track] = []
         for j, d in enumerate(dets):
             col = scores[:, j]
             best_i = int(np.argmax(col)) if len(col) else -1
@@ -93,9 +107,22 @@ class BoxTracker:
                 self.tracks.append(Track(d.copy(), d.copy(), np.zeros(2, np.float32)))
                 continue
             if best_i in matched:
-                continue  # a duplicate of a detection already used this frame
+                used = self.tracks[best_i].box  # the detection that took this track
+                if float(_scores(used[None], d[None])[0, 0]) > 0.1:
+                    continue  # a duplicate of a detection already used this frame
+                # Another face next to it (a still face a walker passes): a track of its own.
+                matched.add(len(self.tracks))
+                self.tracks.append(Track(d.copy(), d.copy(), np.zeros(2, np.float32)))
+                continue
             matched.add(best_i)
             t = self.tracks[best_i]
+            if float(_scores(np.stack([t.seen, t.box]), d[None]).max()) < GHOST_IOU:
+                # The track jumps, not where it was seen nor where its motion led (another
+                # face crossed it, or a part of a face was found instead of the whole):
+                # whoever was last seen there may still be there. A ghost keeps that place
+                # covered until checks confirm it or it ages out.
+                ghosts.append(Track(t.seen.copy(), t.seen.copy(), np.zeros(2, np.float32),
+                                    t.age, t.hits))
             # The track was moved by velocity × age since its last detection.
             last = t.box - np.tile(t.velocity, 2) * t.age
             shift = ((d[:2] + d[2:]) - (last[:2] + last[2:])) / 2
@@ -104,11 +131,52 @@ class BoxTracker:
             if float(np.hypot(*shift)) < 0.2 * float(max(d[2] - d[0], d[3] - d[1])):
                 shift = np.zeros(2, np.float32)
             step = shift / max(1, t.age)
+            # A person's face moves at most about a third of its width a frame (walking past
+            # at 1.4 m/s, 30 fps): a faster step is a detection of someone else, and must
+            # not fling the box across the frame.
+            size = float(max(d[2] - d[0], d[3] - d[1]))
+            speed = float(np.hypot(*step))
+            if speed > MAX_STEP * size:
+                step = step * (MAX_STEP * size / speed)
             t.velocity = (0.5 * t.velocity + 0.5 * step).astype(np.float32)
             t.box, t.seen, t.age, t.hits = d.copy(), d.copy(), 0, t.hits + 1
+            t.unchecked = 0
+        self.tracks += ghosts
+
+    def settle(self, *, hidden: npt.NDArray[np.bool_], vacated: npt.NDArray[np.bool_]) -> None:
+        """Tell the tracker what the motion layer sees where each face was last seen.
+
+        ``hidden``: something moves across it. The track does not age: a face that reappears
+        when a passer-by has passed is still held, and blurred, until a check confirms it.
+        ``vacated``: nothing moves there. A face that was in motion when it was last
+        detected, has been looked for since in vain for ``VACATE_AFTER`` frames or more,
+        and has nothing moving where it was, has walked on (or turned away): its anchor is
+        dropped. Where it went, it moves. A face seen where nothing moved stays held.
+        """
+        keep = []
+        for t, hide, gone in zip(self.tracks, hidden, vacated, strict=True):
+            if t.age == 0:
+                t.in_motion = not gone
+            elif hide:
+                t.age -= 1
+            walked_on = t.in_motion and t.unchecked < t.age
+            if not (gone and t.age >= VACATE_AFTER and walked_on):
+                keep.append(t)
+        self.tracks = keep
+
+    def anchors(self) -> Rects:
+        """Where every held face was last detected, enlarged by ``margin``: a face that has
+        not moved since is in there."""
+        if not self.tracks:
+            return np.zeros((0, 4), np.float32)
+        seen = np.array([t.seen for t in self.tracks], np.float32)
+        size = np.concatenate([seen[:, 2:] - seen[:, :2]] * 2, axis=1)
+        out = seen + np.float32(self.margin) * size * np.array([-1, -1, 1, 1], np.float32)
+        return out.astype(np.float32)
 
     def boxes(self) -> Rects:
-        """Every held box, enlarged and stretched in its direction of motion."""
+        """Every held box, enlarged, stretched in its direction of motion and grown by
+        ``drift`` box sizes for every frame unseen: where a face that walked on may be."""
         if not self.tracks:
             return np.zeros((0, 4), np.float32)
         out = np.empty((len(self.tracks), 4), np.float32)
