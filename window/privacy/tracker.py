@@ -1,10 +1,17 @@
-"""Temporal safety: boxes outlive their detections.
+"""Temporal safety: faces outlive their detections.
 
 A detector misses a face now and then, and the expensive passes run only every few frames.
-``BoxTracker`` keeps every box it was given for ``hold`` frames after the last detection,
-moves it along its estimated velocity meanwhile, and hands out boxes that are enlarged by
-``margin`` and stretched ``lead`` frames ahead in the direction of motion, so a face never
-flickers through between two detections.
+``BoxTracker`` keeps every face it was given for ``hold`` frames after the last detection:
+
+* ``anchors()``: where each face was last seen, enlarged by ``margin``. A face that has not
+  moved is in there;
+* ``boxes()``: where a face that moved may be by now: its box moved along its estimated
+  velocity, stretched ``lead`` frames ahead and grown by ``drift`` sizes a frame unseen;
+* ``settle()``: what the motion layer sees at each anchor. Hidden faces (someone passes in
+  front) do not age; faces that walked on are let go.
+
+A detection that takes over a track far from where it was seen and where it was heading
+leaves a *ghost* at the old place (a face that another one crossed may still be there).
 """
 
 from __future__ import annotations
