@@ -137,9 +137,10 @@ class LayeredFilter:
         moving = self._moving_cells(grid)
         share = self._moving_share(grid, self.faces.anchors())
         # Something moves across where a face was seen: it is hidden, keep it. A walking
-        # face not found again and gone from where it was seen has walked on (into the
-        # motion layer): drop its anchor.
-        self.faces.settle(hidden=share >= 1 / 3, vacated=share == 0)
+        # face not found again and gone from where it was seen has walked on: in mode
+        # "people" into the motion layer (drop it); in mode "faces" its coasting box is what
+        # still covers it (keep it).
+        self.faces.settle(hidden=share >= 1 / 3, vacated=share == 0, let_go=self.blur_motion)
         face_boxes = self.faces.anchors()
 
         area = float(w * h)

@@ -123,7 +123,7 @@ class FaceScanner:
             return self._check(image, held, small)
         self._motion_turn = not self._motion_turn
         if moving is not None and len(moving) and self._motion_turn:
-            return self._in_motion(image, moving)
+            return self._in_motion(image, moving, held)
         if not self._tiles:
             return self.detector.detect(image, self.coarse_width)
         t = self._tiles[self._next_tile]
@@ -168,12 +168,24 @@ class FaceScanner:
                 break
         return np.concatenate(found) if found else no_boxes()
 
-    def _in_motion(self, image: Image, moving: Rects) -> Boxes:
-        """The next moving region (round robin), scaled to about one tile of pixels: people
-        walking in are searched within a few frames instead of a sweep later."""
+    def _in_motion(self, image: Image, moving: Rects, held: Rects) -> Boxes:
+        """The next moving region (round robin; regions with no held face in them first:
+        people walking in), its upper part (where a walker's head is) scaled to about one
+        tile of pixels: new people are searched within a few frames, not a sweep later."""
         h, w = image.shape[:2]
-        self._motion_next = (self._motion_next + 1) % len(moving)
-        x0, y0, x1, y1 = moving[self._motion_next]
+        regions = moving
+        if len(held):
+            cx = (held[:, 0] + held[:, 2]) / 2
+            cy = (held[:, 1] + held[:, 3]) / 2
+            inside = ((cx[None, :] >= moving[:, 0:1]) & (cx[None, :] <= moving[:, 2:3])
+                      & (cy[None, :] >= moving[:, 1:2]) & (cy[None, :] <= moving[:, 3:4]))
+            new = moving[~inside.any(axis=1)]
+            if len(new):
+                regions = new
+        self._motion_next = (self._motion_next + 1) % len(regions)
+        x0, y0, x1, y1 = regions[self._motion_next]
+        # A person's blob is about three times as tall as wide, the head on top.
+        y1 = min(y1, y0 + max(1.5 * (x1 - x0), (y1 - y0) / 2))
         pad = 0.1 * max(x1 - x0, y1 - y0)
         x0, y0 = max(0, int(x0 - pad)), max(0, int(y0 - pad))
         x1, y1 = min(w, int(x1 + pad)), min(h, int(y1 + pad))

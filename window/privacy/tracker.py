@@ -150,7 +150,8 @@ class BoxTracker:
             t.unchecked = 0
         self.tracks += ghosts
 
-    def settle(self, *, hidden: npt.NDArray[np.bool_], vacated: npt.NDArray[np.bool_]) -> None:
+    def settle(self, *, hidden: npt.NDArray[np.bool_], vacated: npt.NDArray[np.bool_],
+               let_go: bool = True) -> None:
         """Tell the tracker what the motion layer sees where each face was last seen.
 
         ``hidden``: something moves across it. The track does not age: a face that reappears
@@ -158,7 +159,8 @@ class BoxTracker:
         ``vacated``: nothing moves there. A face that was in motion when it was last
         detected, has been looked for since in vain for ``VACATE_AFTER`` frames or more,
         and has nothing moving where it was, has walked on (or turned away): its anchor is
-        dropped. Where it went, it moves. A face seen where nothing moved stays held.
+        dropped when ``let_go`` (what moves is blurred anyway). Where it went, it moves. A
+        face seen where nothing moved stays held.
         """
         keep = []
         for t, hide, gone in zip(self.tracks, hidden, vacated, strict=True):
@@ -167,7 +169,7 @@ class BoxTracker:
             elif hide:
                 t.age -= 1
             walked_on = t.in_motion and t.unchecked < t.age
-            if not (gone and t.age >= VACATE_AFTER and walked_on):
+            if not (let_go and gone and t.age >= VACATE_AFTER and walked_on):
                 keep.append(t)
         self.tracks = keep
 
