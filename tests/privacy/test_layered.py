@@ -163,3 +163,48 @@ def test_the_street_stays_visible_while_every_walker_is_blurred(reference: Cente
     # The walkers themselves cover ≈ 15 % of the frame; their blur stays close to that.
     assert np.mean(shares) < 0.25
     assert np.mean(shares) < 1.6 * np.mean(people)
+
+
+def _settle(tr: BoxTracker, *, hidden: bool, vacated: bool, let_go: bool = True) -> None:
+    n = len(tr.tracks)
+    tr.settle(hidden=np.full(n, hidden), vacated=np.full(n, vacated), let_go=let_go)
+
+
+def test_a_face_hidden_by_a_passer_by_is_held_until_it_shows_again() -> None:
+    tr = BoxTracker(hold=5, margin=0.0, lead=0)
+    tr.update(np.array([[100, 100, 140, 140]], np.float32))
+    _settle(tr, hidden=False, vacated=True)  # seen where nothing moves: a still face
+    for _ in range(20):  # someone walks in front of it for longer than the hold
+        tr.update(np.zeros((0, 4), np.float32))
+        _settle(tr, hidden=True, vacated=False)
+    assert tr.anchors().tolist() == [[100, 100, 140, 140]]
+    for _ in range(5):  # shown again but not found: the usual hold runs down, no sooner
+        tr.update(np.zeros((0, 4), np.float32))
+        _settle(tr, hidden=False, vacated=True)
+    assert len(tr.anchors()) == 1
+    tr.update(np.zeros((0, 4), np.float32))
+    _settle(tr, hidden=False, vacated=True)
+    assert len(tr.anchors()) == 0
+
+
+@pytest.mark.parametrize("let_go", [True, False])
+def test_a_walker_gone_from_where_it_was_seen_is_let_go_only_where_motion_is_blurred(
+        let_go: bool) -> None:
+    tr = BoxTracker(hold=30, margin=0.0, lead=0)
+    tr.update(np.array([[100, 100, 140, 140]], np.float32))
+    _settle(tr, hidden=False, vacated=False)  # found while something moved there
+    for _ in range(6):  # looked for in vain, and nothing moves there any more
+        tr.update(np.zeros((0, 4), np.float32))
+        for t in tr.tracks:
+            t.unchecked = 0
+        _settle(tr, hidden=False, vacated=True, let_go=let_go)
+    assert len(tr.anchors()) == (0 if let_go else 1)
+
+
+def test_a_track_taken_over_far_from_where_it_was_leaves_a_ghost_there() -> None:
+    tr = BoxTracker(hold=30, margin=0.0, lead=0)
+    tr.update(np.array([[100, 100, 140, 140]], np.float32))
+    tr.update(np.array([[120, 100, 160, 140]], np.float32))  # the face walked on: same track
+    assert len(tr.tracks) == 1
+    tr.update(np.array([[150, 120, 165, 135]], np.float32))  # a small box inside: taken over
+    assert sorted(tr.anchors().tolist()) == [[120, 100, 160, 140], [150, 120, 165, 135]]
