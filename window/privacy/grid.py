@@ -29,15 +29,19 @@ class BlockGrid:
     def empty(self) -> Cells:
         return np.zeros((self.rows, self.cols), np.uint8)
 
+    def span(self, box: npt.NDArray[np.float32]) -> tuple[slice, slice]:
+        """The rows and columns of cells a box (x0, y0, x1, y1 in frame pixels) touches,
+        clipped to the frame (empty slices for a box outside it)."""
+        b = self.block
+        x0, y0, x1, y1 = (float(v) for v in box[:4])
+        c0, r0 = max(0, int(x0 // b)), max(0, int(y0 // b))
+        c1, r1 = min(self.cols, int(-(-x1 // b))), min(self.rows, int(-(-y1 // b)))
+        return slice(r0, max(r0, r1)), slice(c0, max(c0, c1))
+
     def mark_boxes(self, cells: Cells, boxes: npt.NDArray[np.float32]) -> None:
         """Mark every cell a box (x0, y0, x1, y1 in frame pixels) touches."""
-        b = self.block
-        for x0, y0, x1, y1 in boxes[:, :4]:
-            c0, r0 = max(0, int(x0 // b)), max(0, int(y0 // b))
-            c1 = min(self.cols, int(-(-x1 // b)))
-            r1 = min(self.rows, int(-(-y1 // b)))
-            if c1 > c0 and r1 > r0:
-                cells[r0:r1, c0:c1] = 1
+        for box in boxes:
+            cells[self.span(box)] = 1
 
     def cells_of(self, mask: npt.NDArray[np.uint8], *, more_than: int = 0) -> Cells:
         """The cells that hold more than ``more_than`` non-zero pixels of ``mask``, a mask of

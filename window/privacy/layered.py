@@ -208,12 +208,10 @@ class LayeredFilter:
         """How much of each anchor's cells the motion layer marks in this very frame."""
         now = self._motion_age == 0
         out = np.zeros(len(anchors), np.float64)
-        b = grid.block
-        for i, (x0, y0, x1, y1) in enumerate(anchors):
-            c0, r0 = max(0, int(x0 // b)), max(0, int(y0 // b))
-            c1, r1 = min(grid.cols, int(-(-x1 // b))), min(grid.rows, int(-(-y1 // b)))
-            if c1 > c0 and r1 > r0:
-                out[i] = now[r0:r1, c0:c1].mean()
+        for i, box in enumerate(anchors):
+            cells = now[grid.span(box)]
+            if cells.size:
+                out[i] = cells.mean()
         return out
 
     def _zone_cells(self, grid: BlockGrid) -> Cells:
