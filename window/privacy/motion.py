@@ -38,10 +38,10 @@ class MotionDetector:
         sw = min(self.width, w)
         sh = max(1, round(h * sw / w))
         small = shrink(image, sw, sh)
-        # Learn fast at first so the first second does not count as motion everywhere.
-        rate = -1.0 if self.frames > 30 else 1.0 / (self.frames + 1)
+        # The usual rate from the first frame on: learning fast at first would take people who
+        # walk slowly in the first second into the background.
         self.frames += 1
-        fg = self.mog.apply(small, learningRate=rate)
+        fg = self.mog.apply(small, learningRate=-1.0)
         if self.frames <= 2:  # no model yet: MOG2 calls everything foreground
             self.foreground = None
             return np.zeros((0, 4), np.float32)
