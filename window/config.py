@@ -108,6 +108,8 @@ class PrivacyConfig:
     threads: int = 1
     # Detector score a face needs, 0..1; low: fewer missed faces, more blurred non-faces.
     face_threshold: float = 0.2
+    # ...and a face under 40 pixels of the frame this one: small faces score low.
+    small_face_threshold: float = 0.1
     # Every `detect_every`-th frame the whole frame is searched at `detect_width` pixels wide
     # (finds faces from ≈ 40 × frame width / detect_width pixels up).
     detect_width: int = 320
@@ -356,7 +358,8 @@ def validate(cfg: Config) -> None:
                      ("detect_every", 1), ("closeup_hold_frames", 0)):
         if getattr(p, key) < low:
             raise ConfigError(f"privacy.{key}: at least {low}")
-    for key in ("box_margin", "closeup_share", "closeup_motion_share"):
+    for key in ("box_margin", "closeup_share", "closeup_motion_share", "face_threshold",
+                "small_face_threshold"):
         if not 0 <= getattr(p, key) <= 1:
             raise ConfigError(f"privacy.{key}: 0 to 1")
     for i, url in enumerate(cfg.turn.urls):

@@ -46,7 +46,8 @@ log = logging.getLogger("window.privacy")
 
 
 def _default_detector(cfg: PrivacyConfig) -> FaceDetector:
-    return CenterFace(cfg.face_model, threads=cfg.threads, threshold=cfg.face_threshold)
+    return CenterFace(cfg.face_model, threads=cfg.threads, threshold=cfg.face_threshold,
+                      small_threshold=cfg.small_face_threshold)
 
 
 class LayeredFilter:
