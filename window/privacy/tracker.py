@@ -109,15 +109,12 @@ class BoxTracker:
                 k = int(np.argmax(fresh))
                 if fresh[k] > best:
                     best, best_i = float(fresh[k]), n_old + k
-            if best <= 0.1:
-                matched.add(len(self.tracks))
-                self.tracks.append(Track(d.copy(), d.copy(), np.zeros(2, np.float32)))
-                continue
-            if best_i in matched:
+            if best_i in matched and best > 0.1:
                 used = self.tracks[best_i].box  # the detection that took this track
                 if float(_scores(used[None], d[None])[0, 0]) > 0.1:
                     continue  # a duplicate of a detection already used this frame
-                # Another face next to it (a still face a walker passes): a track of its own.
+                best = 0.0  # another face next to it (a still face a walker passes)
+            if best <= 0.1:  # a new face: a track of its own
                 matched.add(len(self.tracks))
                 self.tracks.append(Track(d.copy(), d.copy(), np.zeros(2, np.float32)))
                 continue
