@@ -22,6 +22,7 @@ the blurred area where it matters, next to the area the people themselves cover.
 
     .venv/bin/python benchmarks/privacy.py            # ≈ 10–20 min on 2 cores
     .venv/bin/python benchmarks/privacy.py --quick    # a smoke run
+    .venv/bin/python benchmarks/privacy.py --long 27000   # 15 min of street through one filter
 """
 
 from __future__ import annotations
@@ -281,6 +282,32 @@ def street(seeds: int, frames: int, methods: list[str], ref: CenterFace, ref2: M
     return tallies, float(np.mean(people))
 
 
+def rss_mb() -> float:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def long_run(frames: int, method: str) -> None:
+    """One filter on the street for ``frames`` frames (27,000: 15 minutes of video): memory,
+    face tracks held and blurred area, every tenth of the run. They must stay flat."""
+    scene = TestScene(1280, 720, 30, 2)
+    flt = make(method, 1)
+    assert isinstance(flt, LayeredFilter)
+    started, most, shares = time.time(), 0, []
+    step = max(1, frames // 10)
+    for i in range(frames):
+        r = flt.apply(scene.render(1000.0 + i / 30))
+        most = max(most, len(flt.faces.tracks))
+        shares.append(r.blurred_share)
+        if i % step == step - 1:
+            print(f"  frame {i + 1:6d}  {time.time() - started:5.0f} s  RSS {rss_mb():6.1f} MB  "
+                  f"tracks {len(flt.faces.tracks):3d} (most so far {most})  "
+                  f"blurred {np.mean(shares[-step:]):.3f}", flush=True)
+
+
 def report(tallies: dict[str, Tally]) -> None:
     sizes = sorted({b for t in tallies.values() for b in t.present})
     print("blurred: mean share of the frame area blurred (all frames / frames not blurred "
@@ -355,6 +382,8 @@ def main() -> None:
     ap.add_argument("--timing-frames", type=int, default=300)
     ap.add_argument("--quick", action="store_true", help="2 clips of 30 frames, 60 timed")
     ap.add_argument("--timing-only", action="store_true", help="skip the leak evaluation")
+    ap.add_argument("--long", type=int, default=0, metavar="FRAMES",
+                    help="only: one filter on the street this long (memory, tracks, area)")
     ap.add_argument("--no-mtcnn", action="store_true", help="skip the second reference")
     ap.add_argument("--street", type=int, default=4, help="street scenes (0: none)")
     ap.add_argument("--street-frames", type=int, default=300)
@@ -365,6 +394,11 @@ def main() -> None:
         args.clips, args.frames, args.timing_frames = 2, 30, 60
         args.street, args.street_frames = 1, 60
     print(f"machine: {machine()}; load average at start {os.getloadavg()[0]:.2f}")
+    if args.long:
+        method = args.methods.split(",")[0]
+        print(f"\n== long run: {args.long} frames of street, mode {method} ==")
+        long_run(args.long, method)
+        return
     ref = CenterFace(threshold=0.5, threads=2)
     ref2 = second_reference(not args.no_mtcnn)
     methods = args.methods.split(",")
