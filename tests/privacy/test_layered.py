@@ -102,6 +102,20 @@ def test_zones_are_always_pixelated() -> None:
     assert np.array_equal(r.image[360:, 640:], img[360:, 640:])
 
 
+def test_a_small_zone_is_pixelated_too() -> None:
+    # A neighbour's window far away: 3 × 2 pixels of a 1280 × 720 frame.
+    site = SiteConfig(zones=[[[0.5, 0.5], [0.50234375, 0.5], [0.50234375, 0.5027778],
+                              [0.5, 0.5027778]]])
+    flt = make(PrivacyMode.FACES, site)
+    img = background()
+    first_sweep(flt, img)
+    r = flt.apply(img.copy())
+    block = r.image[352:368, 640:656].reshape(-1, 3)  # the one 16 px block it lies in
+    assert (block == block[0]).all()
+    assert not np.array_equal(r.image[352:368, 640:656], img[352:368, 640:656])
+    assert np.array_equal(r.image[352:368, 656:672], img[352:368, 656:672])  # not the next
+
+
 def test_tracker_holds_and_leads_in_the_direction_of_motion() -> None:
     tr = BoxTracker(hold=10, margin=0.0, lead=4)
     for t in range(5):  # moving right by 8 px a frame

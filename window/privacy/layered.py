@@ -218,9 +218,12 @@ class LayeredFilter:
     def _zone_cells(self, grid: BlockGrid) -> Cells:
         if self._zones_cells is None:
             # A zone's edge is drawn inclusively: a one-pixel line of it in the next block
-            # over does not make that block part of the zone.
-            self._zones_cells = grid.cells_of(self.zones.mask(grid.width, grid.height),
-                                              more_than=grid.block)
+            # over does not make that block part of the zone. Without its outer pixels (or
+            # with more than a line of them) a block is the zone's, so small zones count.
+            mask = self.zones.mask(grid.width, grid.height)
+            inner = cv2.erode(mask, np.ones((3, 3), np.uint8))
+            self._zones_cells = (grid.cells_of(np.asarray(inner, np.uint8))
+                                 | grid.cells_of(mask, more_than=grid.block))
         return self._zones_cells
 
     def close(self) -> None:
