@@ -220,7 +220,7 @@ class FaceScanner:
         h, w = image.shape[:2]
         budget = float(self.tile_px * self.tile_px)
         found = [no_boxes()]
-        for i in sorted(small, key=lambda i: -float(held[i][4]) if held.shape[1] > 4 else 0.0):
+        for i in sorted(small, key=lambda i: -float(held[i][4])):
             b = held[i]
             size = float(max(b[2] - b[0], b[3] - b[1]))
             side = max(128.0, 2.2 * size)
