@@ -183,6 +183,11 @@ class Relay:
     def _new_pc(self) -> RTCPeerConnection:
         return RTCPeerConnection(RTCConfiguration(iceServers=relay_ice_servers(self.cfg)))
 
+    def is_full(self, site: str) -> bool:
+        """No room for one more viewer of ``site`` (what ``watch`` would refuse with 503)."""
+        return (len(self.feed(site).viewers) >= self.cfg.server.max_viewers_per_site
+                or len(self.sessions) >= self.cfg.server.max_sessions_total)
+
     def _check_capacity(self) -> None:
         if len(self.sessions) >= self.cfg.server.max_sessions_total:
             raise AtCapacity("the relay is at its session limit; try again soon")

@@ -162,6 +162,7 @@ class Api:
             "output_size": [self.cfg.media.width, self.cfg.media.height],
             "camera_session": await self._describe(publisher) if publisher else None,
             "viewer_sessions": list(viewers),
+            "tier": self.server.tier.snapshot(site),
         }
 
     # handlers ---------------------------------------------------------------------------------
@@ -288,7 +289,7 @@ class Api:
             raise BadRequest("expires_at must be a Unix time in seconds")
         await asyncio.to_thread(self.store.revoke, jti, expires_at, reason)
         self.guard.mark_revoked(jti)
-        kicked = await self.relay.kick_subject(jti)
+        kicked = await self.relay.kick_subject(jti) + await self.server.tier.kick_subject(jti)
         await self._audit(request, grant, "token.revoke", jti, {"reason": reason,
                                                                 "sessions_ended": kicked})
         return _json({"revoked": jti, "sessions_ended": kicked})
