@@ -37,11 +37,18 @@ TOOLS = ROOT / "tools" / "janus"
 WHIP_SRC = [TOOLS / "simple-whip-server" / "usr" / "share" / "simple-whip-server" / "src",
             Path("/usr/share/simple-whip-server/src")]
 LIBDIR = Path("/usr/lib/x86_64-linux-gnu/janus")
+# Everything but VideoRoom, Streaming and WebSockets stays off.
+OTHER_PLUGINS = ",".join(f"libjanus_{p}.so" for p in (
+    "audiobridge", "duktape", "echotest", "lua", "nosip", "recordplay", "sip", "textroom",
+    "videocall", "voicemail"))
+OTHER_TRANSPORTS = ",".join(f"libjanus_{t}.so" for t in (
+    "http", "mqtt", "nanomsg", "pfunix", "rabbitmq"))
 
 
 def missing(what: str) -> None:
     """Fail in CI, skip elsewhere: the tier's parts are installed by ``.ci/run``."""
-    message = f"{what}: run .ci/run (it installs janus, unpacks simple-whip-server, npm-installs tools/janus)"
+    message = (f"{what}: run .ci/run (it installs janus, unpacks simple-whip-server, "
+               "npm-installs tools/janus)")
     if os.environ.get("CI"):
         pytest.fail(message)
     pytest.skip(message)
@@ -95,7 +102,8 @@ def _wait_http(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: floa
         except OSError:
             pass
         if proc.poll() is not None or time.monotonic() > deadline:
-            raise AssertionError(f"{url} did not come up: " + log.read_text(errors="replace")[-3000:])
+            raise AssertionError(f"{url} did not come up: "
+                                 + log.read_text(errors="replace")[-3000:])
         time.sleep(0.1)
 
 
@@ -132,7 +140,7 @@ class JanusTier:
                                      headers={"Authorization": f"Bearer {self.whep_token}"})
         with urllib.request.urlopen(req, timeout=3) as r:
             data = json.load(r)
-        return {e["id"]: int(e.get("count", 0)) for e in data["endpoints"]}
+        return {e["id"]: int(e.get("subscribers", 0)) for e in data["endpoints"]}
 
 
 def _janus_configs(cfg: Path, ws_port: int, sites: dict[str, int],
@@ -155,10 +163,10 @@ nat: {{
     ice_ignore_list = "vmnet"
 }}
 plugins: {{
-    disable = "libjanus_audiobridge.so,libjanus_duktape.so,libjanus_echotest.so,libjanus_lua.so,libjanus_nosip.so,libjanus_recordplay.so,libjanus_sip.so,libjanus_textroom.so,libjanus_videocall.so,libjanus_voicemail.so"
+    disable = "{OTHER_PLUGINS}"
 }}
 transports: {{
-    disable = "libjanus_http.so,libjanus_mqtt.so,libjanus_nanomsg.so,libjanus_pfunix.so,libjanus_rabbitmq.so"
+    disable = "{OTHER_TRANSPORTS}"
 }}
 events: {{
     broadcast = false
@@ -200,7 +208,7 @@ room-{room}: {{
     videortcpport = {rtp[site] + 1}
     videopt = 96
     videocodec = "vp8"
-    videobufferkf = true
+    videobufferkf = false
     videoiface = "127.0.0.1"
 }}""" for site, room in sites.items())
     (cfg / "janus.plugin.streaming.jcfg").write_text("general: {\n}\n" + mounts + "\n")

@@ -121,6 +121,11 @@ class Viewer:
 
 async def watch(base: str, site: str, token: str, codec: str | None = None) -> Viewer:
     """A viewer; ``codec`` ("video/H264", "video/VP8") restricts what it offers."""
+    return await watch_url(f"{base}/whep/{site}", token, codec)
+
+
+async def watch_url(url: str, token: str, codec: str | None = None) -> Viewer:
+    """A viewer of any WHEP endpoint (the relay's, an audience tier's)."""
     pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
     transceiver = pc.addTransceiver("video", direction="recvonly")
     if codec is not None:
@@ -135,7 +140,7 @@ async def watch(base: str, site: str, token: str, codec: str | None = None) -> V
         if not got.done():
             got.set_result(track)
 
-    peer = await post_offer(base, f"/whep/{site}", token, pc)
+    peer = await post_offer("", url, token, pc)
     viewer = Viewer(peer)
     track = await asyncio.wait_for(got, 10)
 

@@ -12,8 +12,9 @@
 //                   a tier without a token would be an open door to the feed.
 //   WHEP_ICE_SERVERS optional, space-separated stun:/turn: URIs sent as Link headers
 //
-// GET {base}/stats answers {"endpoints": [{"id": site, "count": subscribers}]} for the
+// GET {base}/stats answers {"endpoints": [{"id": site, "subscribers": n}]} for the
 // relay's status page (the same token is required).
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import express from 'express';
 import { JanusWhepServer } from 'janus-whep-server';
@@ -55,7 +56,45 @@ function fixAnswer(offer, answer) {
 		.join('\r\n');
 }
 
+// A relay configured with handoff = "redirect" sends viewers here with a 307 and
+// ?ticket={expiry}.{hex HMAC-SHA256 of "{site}.{expiry}" under WHEP_TOKEN} (browsers drop
+// Authorization on a cross-origin redirect). A valid ticket opens this site's endpoint until
+// its expiry; a bad or expired one gets 403, as does no credential at all.
+function ticketOk(site, ticket) {
+	const [exp, mac] = String(ticket).split('.');
+	if(!/^[0-9]+$/.test(exp || '') || parseInt(exp, 10) < Date.now() / 1000 || !mac)
+		return false;
+	const good = crypto.createHmac('sha256', token).update(site + '.' + exp).digest('hex');
+	return mac.length === good.length && crypto.timingSafeEqual(Buffer.from(mac), Buffer.from(good));
+}
+
 const app = express();
+app.options('*', (req, res) => {
+	res.set({
+		'Access-Control-Allow-Origin': '*',
+		'Access-Control-Allow-Methods': 'OPTIONS, POST, PATCH, DELETE',
+		'Access-Control-Allow-Headers': 'Authorization, Content-Type, If-Match',
+		'Access-Control-Expose-Headers': 'Location, ETag, Link, Accept-Patch',
+	});
+	res.sendStatus(204);
+});
+app.post(base + '/endpoint/:id', (req, res, next) => {
+	if(req.query.ticket !== undefined) {
+		if(!ticketOk(req.params.id, req.query.ticket)) {
+			res.status(403).send('Unauthorized');
+			return;
+		}
+		req.headers['authorization'] = 'Bearer ' + token;
+	}
+	next();
+});
+// A session's resource URL (random, known only to its viewer) is what ends or trickles it,
+// also for viewers that came by redirect and hold no tier credential.
+app.use(base + '/resource/:uuid', (req, res, next) => {
+	if(req.method === 'PATCH' || req.method === 'DELETE')
+		req.headers['authorization'] = 'Bearer ' + token;
+	next();
+});
 app.post(base + '/endpoint/:id', express.text({ type: 'application/sdp', limit: '64kb' }), (req, res, next) => {
 	const offer = typeof req.body === 'string' ? req.body : '';
 	const write = res.write.bind(res);
