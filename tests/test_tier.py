@@ -5,19 +5,27 @@ hands the /view link's viewers over; the tier's door stays shut to anyone else."
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import AsyncIterator, Iterator
-from contextlib import AsyncExitStack, asynccontextmanager
+from collections.abc import Iterator
+from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
 from janus import JanusTier, janus_tier
-from peers import PatternTrack, Viewer, delete, publish, watch, watch_url
+from peers import PatternTrack, delete, publish, watch, watch_url
 from servers import running, small_config
+from tierkit import (
+    HAVE_PUSH,
+    bright,
+    interim_feed,
+    pushes,
+    relay_feeding,
+    tier_config,
+    viewer_token,
+    wait_tier_fed,
+)
 
-from window import config
 from window.app import Server
 from window.auth.roles import Role
 from window.auth.tokens import mint
@@ -34,102 +42,6 @@ def tiers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[JanusTier]]
     with janus_tier(tmp_path_factory.mktemp("janus-a"), SITES) as a, \
             janus_tier(tmp_path_factory.mktemp("janus-b"), SITES) as b:
         yield [a, b]
-
-
-def tier_config(tmp: Path, tiers: list[JanusTier], site: str = "bochum", **tier: Any
-                ) -> Any:
-    sites: dict[str, Any] = {
-        "bochum": {"timezone": "Europe/Berlin", "partner": "tsukuba", "title": "Bochum"},
-        "tsukuba": {"timezone": "Asia/Tokyo", "partner": "bochum", "title": "Tsukuba"},
-    }
-    sites[site]["tier"] = {"whep_urls": [t.whep_url(site) for t in tiers],
-                           "token": tiers[0].whep_token, **tier}
-    if HAVE_PUSH:
-        sites[site]["push"] = [{"url": t.whip_url(site), "token": t.push_token} for t in tiers]
-    return small_config(tmp, sites=sites)
-
-
-HAVE_PUSH = hasattr(config, "PushConfig")
-
-
-def pushes(n: int) -> int:
-    """Viewers of the feed that are pushes into ``n`` tier instances."""
-    return n if HAVE_PUSH else 0
-
-
-async def interim_feed(stack: AsyncExitStack, tiers: list[JanusTier], track: PatternTrack
-                       ) -> None:
-    """Until the relay's push lands: the camera's pattern straight into each tier."""
-    from aiortc import RTCPeerConnection, RTCSessionDescription
-
-    from window.signalling.interop import renumber_payload
-
-    for t in tiers:
-        pc = RTCPeerConnection()
-        stack.push_async_callback(pc.close)
-        pc.addTransceiver(track, direction="sendonly")
-        await pc.setLocalDescription(await pc.createOffer())
-        async with aiohttp.ClientSession() as http, http.post(
-                t.whip_url("bochum"), data=renumber_payload(pc.localDescription.sdp),
-                headers={"Content-Type": "application/sdp",
-                         "Authorization": f"Bearer {t.push_token}"}) as resp:
-            assert resp.status == 201, await resp.text()
-            answer = await resp.text()
-            location = resp.headers["Location"]
-        await pc.setRemoteDescription(RTCSessionDescription(answer, "answer"))
-
-        async def unpublish(url: str = t.whip_base.rsplit("/whip", 1)[0] + location,
-                            token: str = t.push_token) -> None:
-            async with aiohttp.ClientSession() as http, http.delete(
-                    url, headers={"Authorization": f"Bearer {token}"}):
-                pass
-        stack.push_async_callback(unpublish)
-
-
-def viewer_token(server: Server, site: str | None = None, role: str = "viewer",
-                 ttl_s: int = 600) -> str:
-    return mint(server.cfg, server.keys, role=Role(role), ttl_s=ttl_s, site=site)[0]
-
-
-@asynccontextmanager
-async def relay_feeding(tmp: Path, tiers: list[JanusTier], **tier: Any
-                        ) -> AsyncIterator[tuple[Server, PatternTrack]]:
-    """A relay whose bochum feed (a camera of level 200) is pushed into every tier."""
-    async with AsyncExitStack() as stack:
-        server = await stack.enter_async_context(running(tier_config(tmp, tiers, **tier)))
-        peer, track = await publish(server.url, "bochum", viewer_token(server, "bochum",
-                                                                       "camera"))
-        stack.push_async_callback(peer.pc.close)
-        assert isinstance(track, PatternTrack)
-        if not HAVE_PUSH:
-            await interim_feed(stack, tiers, track)
-        await wait_tier_fed(tiers)
-        yield server, track
-
-
-async def wait_tier_fed(tiers: list[JanusTier], site: str = "bochum",
-                        timeout: float = 30) -> None:
-    """Every tier instance plays the site (a direct WHEP viewer there decodes frames)."""
-    for t in tiers:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                v = await watch_url(t.whep_url(site), t.whep_token)
-                try:
-                    await v.wait_frames(3, timeout=5)
-                    break
-                finally:
-                    await v.close()
-            except AssertionError:
-                if time.monotonic() > deadline:
-                    raise
-                await asyncio.sleep(0.5)
-
-
-async def bright(v: Viewer) -> None:
-    """The viewer decodes frames of the camera's picture (level 200, pixelated: bright)."""
-    await v.wait_frames(10)
-    await v.wait_for(lambda img: img.mean() > 120)
 
 
 async def post(url: str, token: str | None, sdp: str = "v=0\r\n",
