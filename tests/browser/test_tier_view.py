@@ -68,3 +68,27 @@ async def test_a_browser_whep_player_plays_straight_from_the_tier(
             await wait_brightness(page, above=120)
         finally:
             await page.close()
+
+
+async def test_the_admin_page_shows_the_tier(browser: Browser, tier: JanusTier,
+                                             tmp_path: Path) -> None:
+    async with relay_feeding(tmp_path, [tier]) as (server, _):
+        page = await browser.new_page()
+        try:
+            await page.goto(f"{server.url}/view/bochum#token={viewer_token(server)}")
+            await wait_playing(page)
+            await server.tier.poll_once()
+            admin = await browser.new_page(viewport={"width": 1400, "height": 1000})
+            await admin.goto(f"{server.url}/admin#token={viewer_token(server, role='admin')}")
+            row = admin.locator("dt:text('Audience tier') + dd").first
+            await row.wait_for(timeout=10000)
+            await admin.wait_for_function(
+                "() => [...document.querySelectorAll('dd')].some(d => "
+                "/connected · 1\\/1 instances · 1 viewers there/.test(d.textContent))",
+                timeout=10000)
+            text = await row.text_content() or ""
+            assert "always, proxy" in text
+            assert await admin.locator("td:text('tier')").count() == 1  # the handed session
+            await admin.close()
+        finally:
+            await page.close()

@@ -125,6 +125,17 @@ function update(site, s) {
   if (s.feed) renderHealth(card, sum);
 }
 
+/**
+ * The audience tier in one line: reachable, viewers there, how viewers get there.
+ * @param {any} t the site's `tier` in /api/status
+ */
+function tierText(t) {
+  const up = t.instances.filter((/** @type {any} */ i) => i.reachable).length;
+  const viewers = t.viewers != null ? `${t.viewers} viewers there` : "viewers unknown";
+  return `${t.connected ? "connected" : "not reachable"} · ${up}/${t.instances.length} instances · ` +
+         `${viewers} · ${t.use}, ${t.handoff}${t.fallbacks ? ` · ${t.fallbacks} served here instead` : ""}`;
+}
+
 /** @param {HTMLElement} card @param {any} s */
 function renderHealth(card, s) {
   const p = s.feed.privacy || {};
@@ -135,6 +146,7 @@ function renderHealth(card, s) {
     ["Privacy", `${s.mode} · faces ${p.faces ?? 0} · blurred ${Math.round((p.blurred_share ?? 0) * 100)}% · p95 ${p.latency_ms_p95 ?? "–"} ms`],
     ["Whole-frame blurs", Object.entries(p.whole_frame_blurs || {}).map(([k, v]) => `${k} ${v}`).join(", ") || "none"],
     ["Viewers", String(s.viewers)],
+    ...(s.tier ? [["Audience tier", tierText(s.tier)]] : []),
     ["Hours", `${hoursText(s.hours)} · ${s.open ? "open now" : "closed now"}`],
   ];
   q(card, ".health").replaceChildren(...rows.flatMap(([k, v]) => [

@@ -326,7 +326,8 @@ class TierDoor:
                 if resp.status != 200:
                     raise ValueError(f"stats: {resp.status}")
                 data = await resp.json(content_type=None)
-            counts = {str(e.get("id")): int(e.get("subscribers", 0)) for e in data.get("endpoints", [])}
+            counts = {str(e.get("id")): int(e.get("subscribers", 0))
+                      for e in data.get("endpoints", [])}
             instance.viewers = counts.get(instance.endpoint_id)
             instance.reachable = True
         except (TimeoutError, aiohttp.ClientError, ValueError, TypeError, AttributeError) as e:

@@ -161,7 +161,8 @@ class Api:
             "resolution": snap["camera_size"],
             "output_size": [self.cfg.media.width, self.cfg.media.height],
             "camera_session": await self._describe(publisher) if publisher else None,
-            "viewer_sessions": list(viewers),
+            "viewer_sessions": list(viewers) + [s.describe()
+                                                for s in self.server.tier.viewers_of(site)],
             "tier": self.server.tier.snapshot(site),
         }
 
@@ -229,6 +230,13 @@ class Api:
     async def kick(self, request: web.Request) -> web.Response:
         grant = self._operator(request)
         session = self.relay.sessions.get(request.match_info["session"])
+        handed = self.server.tier.sessions.get(request.match_info["session"])
+        if handed is not None:  # a viewer handed to the audience tier
+            await self.server.tier.end(handed, f"kicked by {grant.subject}")
+            await self._audit(request, grant, "session.kick", handed.site, {
+                "session": handed.id[:8], "kind": "viewer", "subject": handed.grant.subject,
+                "jti": handed.grant.jti, "tier": True})
+            return _json({"kicked": handed.id, "kind": "viewer", "site": handed.site})
         if session is None or session.closed:
             raise NotFound("no such session")
         await self.relay.end(session, f"kicked by {grant.subject}")
