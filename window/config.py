@@ -173,6 +173,9 @@ class TierConfig:
     ticket_ttl_s: int = 60
     # Seconds to wait for the tier's answer; then the relay serves the viewer itself.
     timeout_s: float = 5.0
+
+
+@dataclass
 class PushConfig:
     """One ``[[sites.NAME.push]]``: send this site's processed feed to a WHIP endpoint."""
 
