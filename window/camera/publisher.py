@@ -50,7 +50,6 @@ import aiohttp
 from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection, RTCSessionDescription
 
 from ..signalling.ice_servers import parse_links
-from ..signalling.interop import renumber_payload
 from .sources import VideoSource
 
 log = logging.getLogger("window.camera")
@@ -261,9 +260,7 @@ class WhipPublisher:
         try:
             sender = self.add_media(pc)
             await pc.setLocalDescription(await pc.createOffer())  # gathers all candidates
-            # VP8 as 96, the number Janus mountpoints and browsers use (signalling/interop.py)
-            offer = renumber_payload(pc.localDescription.sdp)
-            result = await self._post(http, offer, pc)
+            result = await self._post(http, pc.localDescription.sdp, pc)
             if result is not None:
                 return result
             return await self._watch(pc, sender, changed, stop)
