@@ -6,19 +6,15 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
-from contextlib import AsyncExitStack
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 import pytest
 from janus import JanusTier, janus_tier
-from peers import PatternTrack, delete, publish, watch, watch_url
+from peers import delete, publish, watch, watch_url
 from servers import running, small_config
 from tierkit import (
-    HAVE_PUSH,
     bright,
-    interim_feed,
     pushes,
     relay_feeding,
     tier_config,
@@ -26,7 +22,6 @@ from tierkit import (
     wait_tier_fed,
 )
 
-from window.app import Server
 from window.auth.roles import Role
 from window.auth.tokens import mint
 from window.signalling.tier import mint_ticket
@@ -141,18 +136,8 @@ async def test_overflow_sends_only_the_viewers_the_relay_has_no_room_for(
     cfg = tier_config(tmp_path, tiers[:1], use="overflow")
     cfg.server.max_viewers_per_site = pushes(1) + 1  # the push and one viewer
     async with running(cfg) as server:
-        peer, track = await publish(server.url, "bochum",
-                                    viewer_token(server, "bochum", "camera"))
-        async with AsyncExitStack() as stack:
-            if not HAVE_PUSH:
-                assert isinstance(track, PatternTrack)
-                await interim_feed(stack, tiers[:1], track)
-            await wait_tier_fed(tiers[:1])
-            await _overflow(server, peer)
-
-
-async def _overflow(server: Server, peer: Any) -> None:
-    if True:
+        peer, _ = await publish(server.url, "bochum", viewer_token(server, "bochum", "camera"))
+        await wait_tier_fed(tiers[:1])
         first = await watch(server.url, "bochum", viewer_token(server))
         second = await watch(server.url, "bochum", viewer_token(server))
         try:

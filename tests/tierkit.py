@@ -9,12 +9,10 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 from janus import JanusTier
 from peers import PatternTrack, Viewer, publish, watch_url
 from servers import running, small_config
 
-from window import config
 from window.app import Server
 from window.auth.roles import Role
 from window.auth.tokens import mint
@@ -28,46 +26,13 @@ def tier_config(tmp: Path, tiers: list[JanusTier], site: str = "bochum", **tier:
     }
     sites[site]["tier"] = {"whep_urls": [t.whep_url(site) for t in tiers],
                            "token": tiers[0].whep_token, **tier}
-    if HAVE_PUSH:
-        sites[site]["push"] = [{"url": t.whip_url(site), "token": t.push_token} for t in tiers]
+    sites[site]["push"] = [{"url": t.whip_url(site), "token": t.push_token} for t in tiers]
     return small_config(tmp, sites=sites)
 
 
-HAVE_PUSH = hasattr(config, "PushConfig")
-
-
 def pushes(n: int) -> int:
-    """Viewers of the feed that are pushes into ``n`` tier instances."""
-    return n if HAVE_PUSH else 0
-
-
-async def interim_feed(stack: AsyncExitStack, tiers: list[JanusTier], track: PatternTrack
-                       ) -> None:
-    """Until the relay's push lands: the camera's pattern straight into each tier."""
-    from aiortc import RTCPeerConnection, RTCSessionDescription
-
-    from window.signalling.interop import renumber_payload
-
-    for t in tiers:
-        pc = RTCPeerConnection()
-        stack.push_async_callback(pc.close)
-        pc.addTransceiver(track, direction="sendonly")
-        await pc.setLocalDescription(await pc.createOffer())
-        async with aiohttp.ClientSession() as http, http.post(
-                t.whip_url("bochum"), data=renumber_payload(pc.localDescription.sdp),
-                headers={"Content-Type": "application/sdp",
-                         "Authorization": f"Bearer {t.push_token}"}) as resp:
-            assert resp.status == 201, await resp.text()
-            answer = await resp.text()
-            location = resp.headers["Location"]
-        await pc.setRemoteDescription(RTCSessionDescription(answer, "answer"))
-
-        async def unpublish(url: str = t.whip_base.rsplit("/whip", 1)[0] + location,
-                            token: str = t.push_token) -> None:
-            async with aiohttp.ClientSession() as http, http.delete(
-                    url, headers={"Authorization": f"Bearer {token}"}):
-                pass
-        stack.push_async_callback(unpublish)
+    """Viewers of the feed that are pushes into ``n`` tier instances (one each)."""
+    return n
 
 
 def viewer_token(server: Server, site: str | None = None, role: str = "viewer",
@@ -85,8 +50,6 @@ async def relay_feeding(tmp: Path, tiers: list[JanusTier], **tier: Any
                                                                        "camera"))
         stack.push_async_callback(peer.pc.close)
         assert isinstance(track, PatternTrack)
-        if not HAVE_PUSH:
-            await interim_feed(stack, tiers, track)
         await wait_tier_fed(tiers)
         yield server, track
 
