@@ -127,6 +127,7 @@ class JanusTier:
     sites: dict[str, int] = field(default_factory=dict)  # site -> room = mountpoint id
     logs: dict[str, Path] = field(default_factory=dict)
     janus_pid: int = 0
+    node_pids: list[int] = field(default_factory=list)  # simple-whip-server, whep-server
 
     def whip_url(self, site: str) -> str:
         return f"{self.whip_base}/endpoint/{site}"
@@ -281,4 +282,4 @@ def janus_tier(tmp: Path, sites: list[str], *, push_token: str = "push-secret-01
                         whep_base=f"http://127.0.0.1:{whep_port}/whep",
                         push_token=push_token, whep_token=whep_token,
                         janus_ws=f"ws://127.0.0.1:{ws_port}", sites=rooms, logs=logs,
-                        janus_pid=jproc.pid)
+                        janus_pid=jproc.pid, node_pids=[wproc.pid, eproc.pid])
