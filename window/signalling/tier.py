@@ -40,6 +40,7 @@ from ..auth.tokens import Grant
 from ..config import Config, TierConfig
 from ..errors import NotFound
 from ..events import EventBus
+from ..media.push import safe_url
 from .session import new_session_id
 
 log = logging.getLogger("window.tier")
@@ -81,6 +82,11 @@ class Instance:
     last_error: str = ""
 
     @property
+    def label(self) -> str:
+        """The URL without user info or query, for logs, status and metrics."""
+        return safe_url(self.url)
+
+    @property
     def stats_url(self) -> str:
         base, sep, _ = self.url.rpartition("/endpoint/")
         return base + "/stats" if sep else ""
@@ -110,7 +116,7 @@ class TierSession:
     def describe(self) -> dict[str, Any]:
         return {"id": self.id, "kind": "viewer", "site": self.site, "role": str(self.grant.role),
                 "subject": self.grant.subject, "jti": self.grant.jti, "remote": self.remote,
-                "state": "tier", "tier": self.instance.url,
+                "state": "tier", "tier": self.instance.label,
                 "age_s": round(time.monotonic() - self.created, 1)}
 
 
@@ -176,7 +182,7 @@ class TierDoor:
     def takes(self, site: str, grant: Grant, relay_full: bool) -> SiteTier | None:
         """The site's tier if this viewer goes there. Screens and operators stay with us."""
         tier = self.sites.get(site)
-        if tier is None or grant.role in (Role.SCREEN, Role.ADMIN, Role.CAMERA):
+        if tier is None or grant.role is not Role.VIEWER:
             return None
         if tier.cfg.use == "overflow" and not relay_full:
             return None
@@ -215,7 +221,7 @@ class TierDoor:
                 instance.failures += 1
                 instance.last_error = str(e)[:200] or type(e).__name__
                 log.warning("tier refused a viewer", extra={"site": tier.site,
-                                                           "tier": instance.url,
+                                                           "tier": instance.label,
                                                            "reason": instance.last_error})
                 continue
             resource = urljoin(instance.url, location)
@@ -223,7 +229,7 @@ class TierDoor:
                 instance.failures += 1
                 instance.last_error = "session Location on another host"
                 log.warning("tier answered with a foreign Location",
-                            extra={"site": tier.site, "tier": instance.url})
+                            extra={"site": tier.site, "tier": instance.label})
                 continue
             session = TierSession(tier.site, grant, remote, instance, resource)
             instance.handed += 1
@@ -297,7 +303,7 @@ class TierDoor:
             "open_here": len(self.viewers_of(site)),
             "redirects": tier.redirects,
             "fallbacks": tier.fallbacks,
-            "instances": [{"url": i.url, "reachable": i.reachable, "viewers": i.viewers,
+            "instances": [{"url": i.label, "reachable": i.reachable, "viewers": i.viewers,
                            "handed": i.handed, "failures": i.failures,
                            "last_error": i.last_error} for i in tier.instances],
         }
@@ -336,7 +342,7 @@ class TierDoor:
             instance.last_error = str(e)[:200] or type(e).__name__
         if was is not instance.reachable:
             log.info("tier instance " + ("up" if instance.reachable else "down"),
-                     extra={"site": tier.site, "tier": instance.url})
+                     extra={"site": tier.site, "tier": instance.label})
         # Viewers that left without a DELETE: the tier no longer counts them; forget ours.
         if instance.viewers is not None:
             mine = sorted((s for s in self.sessions.values() if s.instance is instance),

@@ -180,11 +180,11 @@ def _tier_metrics(server: Server) -> Iterator[Metric]:
                                     labels=["site"])
     for site, tier in server.tier.sites.items():
         for i in tier.instances:
-            up.add_metric([site, i.url], 1.0 if i.reachable else 0.0)
+            up.add_metric([site, i.label], 1.0 if i.reachable else 0.0)
             if i.viewers is not None:
-                viewers.add_metric([site, i.url], float(i.viewers))
-            handed.add_metric([site, i.url], float(i.handed))
-            failures.add_metric([site, i.url], float(i.failures))
+                viewers.add_metric([site, i.label], float(i.viewers))
+            handed.add_metric([site, i.label], float(i.handed))
+            failures.add_metric([site, i.label], float(i.failures))
         fallbacks.add_metric([site], float(tier.fallbacks))
     yield from (up, viewers, handed, failures, fallbacks)
 
