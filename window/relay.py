@@ -27,6 +27,7 @@ from aiortc.sdp import candidate_from_sdp
 from .auth.tokens import Grant
 from .config import Config, PrivacyMode
 from .errors import AtCapacity, BadRequest, NotFound, UnprocessableEntity
+from . import i18n
 from .events import EventBus
 from .media.dtls import allow_rsa_peers
 from .media.feed import Feed, FeedState
@@ -122,7 +123,9 @@ class Relay:
         for name, site in self.cfg.sites.items():
             stage = PrivacyStage(name, self.cfg.privacy, site, allow_off=self.allow_privacy_off)
             saved = await asyncio.to_thread(self.store.settings, f"site:{name}")
-            feed = Feed(name, self.cfg.media, self.clocks[name], stage, self._on_feed_state)
+            feed = Feed(name, self.cfg.media, self.clocks[name], stage, self._on_feed_state,
+                        languages=i18n.slate_languages(self.cfg, name),
+                        titles=i18n.titles(name, self.cfg.sites[name]))
             if "mode" in saved:
                 try:
                     stage.set_mode(PrivacyMode(saved["mode"]))

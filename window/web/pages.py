@@ -50,7 +50,7 @@ def page_routes(web_dir: Path, sites: set[str]) -> list[web.AbstractRouteDef]:
 
     routes: list[web.AbstractRouteDef] = [
         page("view", True), page("screen", True), page("admin", False), web.get("/", index)]
-    for folder in ("js", "css", "img"):
+    for folder in ("js", "css", "img", "i18n"):
         if (web_dir / folder).is_dir():
             routes.append(web.static(f"/{folder}", web_dir / folder))
     return routes
