@@ -24,10 +24,10 @@ from aiortc import (
 from aiortc.mediastreams import MediaStreamTrack
 from aiortc.sdp import candidate_from_sdp
 
+from . import i18n
 from .auth.tokens import Grant
 from .config import Config, PrivacyMode
 from .errors import AtCapacity, BadRequest, NotFound, UnprocessableEntity
-from . import i18n
 from .events import EventBus
 from .media.dtls import allow_rsa_peers
 from .media.feed import Feed, FeedState

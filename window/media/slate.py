@@ -37,7 +37,7 @@ REASONS = ("offline", "paused", "closed", "starting", "stopping")
 def font_path() -> Path | None:
     """The font slates are set in: one that covers Latin and CJK when it can be had."""
     try:
-        import noto_cjk_sans_jp_regular as noto  # the font only, OFL
+        import noto_cjk_sans_jp_regular as noto  # type: ignore[import-untyped]  # the font only, OFL
 
         path = Path(str(noto.FONT_PATH))
         if path.is_file():
@@ -72,6 +72,18 @@ def _line(draw: ImageDraw.ImageDraw, width: int, y: float, text: str, size: int,
               stroke_width=max(1, size // 40) if bold else 0, stroke_fill=fill)
 
 
+@cache
+def _background(width: int, height: int) -> Image:
+    """A quiet vertical gradient, dark blue to near black (BGR); drawn on copies only."""
+    ramp = np.linspace(70, 18, height, dtype=np.float32)[:, None]
+    img = np.empty((height, width, 3), np.uint8)
+    img[:, :, 0] = np.broadcast_to(ramp.astype(np.uint8), (height, width))
+    img[:, :, 1] = np.broadcast_to((ramp * 0.55).astype(np.uint8), (height, width))
+    img[:, :, 2] = np.broadcast_to((ramp * 0.35).astype(np.uint8), (height, width))
+    img.flags.writeable = False
+    return img
+
+
 def reason_text(reason: str, language: str, opening: datetime | None) -> str:
     """One line: why the window is not live (and when a closed site opens)."""
     if reason not in REASONS:
@@ -87,13 +99,9 @@ def render_slate(width: int, height: int, titles: dict[str, str], languages: lis
                  reason: str, local: datetime, opening: datetime | None = None) -> Image:
     """A BGR slate: the site's name, the reason and the site's local time, in ``languages``
     (the first large, the next smaller); ``titles`` is the site's name per language."""
-    ramp = np.linspace(70, 18, height, dtype=np.float32)[:, None]
-    rgb = np.empty((height, width, 3), np.uint8)
-    # a quiet vertical gradient, dark blue to near black (RGB here, BGR out)
-    rgb[:, :, 0] = np.broadcast_to((ramp * 0.35).astype(np.uint8), (height, width))
-    rgb[:, :, 1] = np.broadcast_to((ramp * 0.55).astype(np.uint8), (height, width))
-    rgb[:, :, 2] = np.broadcast_to(ramp.astype(np.uint8), (height, width))
-    picture = PILImage.fromarray(rgb, "RGB")
+    # Pillow draws on the BGR array as it is (its "RGB" is just three channels here), so the
+    # colours below are written (B, G, R) and nothing is converted afterwards
+    picture = PILImage.fromarray(_background(width, height), "RGB")
     draw = ImageDraw.Draw(picture)
     s = height / 720
     first, others = languages[0], languages[1:]
@@ -110,7 +118,7 @@ def render_slate(width: int, height: int, titles: dict[str, str], languages: lis
     clock = f"{i18n.time_text(local, first)} · {i18n.date_text(local, first)}"
     _line(draw, width, height * (0.63 + 0.07 * len(others[:2]) + 0.06), clock, int(40 * s),
           (170, 190, 205))
-    return np.ascontiguousarray(np.asarray(picture, np.uint8)[:, :, ::-1])
+    return np.asarray(picture, np.uint8)
 
 
 class SlateCache:
