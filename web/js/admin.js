@@ -8,7 +8,8 @@
 import { SiteClock } from "./clock.js";
 import { EventsClient } from "./events.js";
 import { HttpError } from "./http.js";
-import { languageSwitch, loadLanguage, readerLanguage, siteName, Translator } from "./i18n.js";
+import { languageSwitch, loadLanguage, readerLanguage, ensureCjkFont, siteName, Translator }
+  from "./i18n.js";
 import { LivePlayer } from "./player.js";
 import { FragmentToken } from "./token.js";
 import { $, hoursText, stateMessage, tokenMessage } from "./ui.js";
@@ -282,6 +283,11 @@ function renderHeader() {
  * @param {"de" | "ja" | "en"} lang */
 async function speak(lang) {
   tr = await loadLanguage(lang);
+  redraw();
+}
+
+/** Write the dashboard's words again (after a language switch, or once fonts arrive). */
+function redraw() {
   renderHeader();
   for (const [site, entry] of cards) {
     entry.clock?.stop();
@@ -292,6 +298,7 @@ async function speak(lang) {
 }
 
 async function main() {
+  await ensureCjkFont();
   await speak(readerLanguage());
   languageSwitch(/** @type {HTMLSelectElement} */ ($("lang")), tr.language, (lang) => speak(lang));
   if (!token.wellFormed) return fatal(tokenMessage("malformed", tr));

@@ -159,3 +159,30 @@ export function languageSwitch(select, current, onChange) {
 export function siteName(s, language) {
   return s.titles?.[language] ?? s.title ?? s.site ?? "";
 }
+
+/** Whether the fonts of this machine draw `ch`, or only the fallback box. @param {string} ch */
+function drawsGlyph(ch) {
+  const canvas = document.createElement("canvas");
+  canvas.width = canvas.height = 40;
+  const g = canvas.getContext("2d", { willReadFrequently: true });
+  if (!g) return true;
+  /** @param {string} text */
+  const pixels = (text) => {
+    g.clearRect(0, 0, 40, 40);
+    g.font = '32px system-ui, "Noto Sans CJK JP", "Noto Sans JP", "Hiragino Sans", "Yu Gothic", sans-serif';
+    g.fillText(text, 2, 34);
+    return g.getImageData(0, 0, 40, 40).data.join();
+  };
+  return pixels(ch) !== pixels("\u{10FFFD}");  // a code point no font has: the box
+}
+
+/**
+ * Make sure Japanese can be drawn before any of it is written: a machine without a Japanese
+ * font (a kiosk's minimal OS) gets the relay's (Noto Sans CJK JP, /fonts/cjk.otf) first.
+ * Waiting matters: Chromium keeps text laid out before the font arrived in boxes.
+ */
+export async function ensureCjkFont() {
+  if (!document.fonts || drawsGlyph("ボ")) return;
+  await Promise.race([document.fonts.load('32px "Window CJK"', "ボ").catch(() => {}),
+                      new Promise((resolve) => setTimeout(resolve, 8000))]);
+}

@@ -13,8 +13,8 @@ import { SiteClock } from "./clock.js";
 import { EventsClient } from "./events.js";
 import { LivePlayer } from "./player.js";
 import { FragmentToken } from "./token.js";
-import { isLanguage, linkLanguage, loadLanguage, pickLanguage, siteName, Translator }
-  from "./i18n.js";
+import { isLanguage, linkLanguage, loadLanguage, pickLanguage, ensureCjkFont, siteName,
+         Translator } from "./i18n.js";
 import { $, stateMessage, tokenMessage } from "./ui.js";
 import { WhipClient } from "./whip.js";
 
@@ -154,6 +154,7 @@ function stay(message) {
 }
 
 async function main() {
+  await ensureCjkFont();
   await speak(pickLanguage(navigator.languages ?? [navigator.language]));
   if (!token.wellFormed) return stay(tr.t("screen.no_token"));
   if (token.claims?.site && token.claims.site !== here) {

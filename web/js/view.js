@@ -6,7 +6,8 @@
  */
 import { SiteClock } from "./clock.js";
 import { EventsClient } from "./events.js";
-import { languageSwitch, loadLanguage, readerLanguage, siteName, Translator } from "./i18n.js";
+import { languageSwitch, loadLanguage, readerLanguage, ensureCjkFont, siteName, Translator }
+  from "./i18n.js";
 import { LivePlayer } from "./player.js";
 import { FragmentToken } from "./token.js";
 import { $, hoursText, stateMessage, tokenMessage } from "./ui.js";
@@ -88,6 +89,7 @@ function startClock(timeZone) {
 }
 
 async function main() {
+  await ensureCjkFont();
   await speak(readerLanguage());
   languageSwitch(/** @type {HTMLSelectElement} */ ($("lang")), tr.language, (lang) => speak(lang));
   if (!token.present) return fatal(() => tr.t("token.missing"));
