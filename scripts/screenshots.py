@@ -10,11 +10,11 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import urllib.parse
-import urllib.request
 import signal
 import subprocess
 import sys
+import urllib.parse
+import urllib.request
 from pathlib import Path
 
 from playwright.async_api import async_playwright
@@ -69,10 +69,10 @@ async def main(port: int = 8765) -> None:
                 page = await browser.new_page(viewport={"width": 1920, "height": 1080})
                 await page.goto(screen_of[here])
                 await page.wait_for_function(
-                    "() => document.documentElement.lang === '%s' && "
+                    "(lang) => document.documentElement.lang === lang && "
                     "document.documentElement.dataset.feedState === 'live' && "
                     "document.getElementById('video').getVideoPlaybackQuality()"
-                    ".totalVideoFrames > 20" % lang, timeout=30000)
+                    ".totalVideoFrames > 20", arg=lang, timeout=30000)
                 await asyncio.sleep(2)
                 await page.screenshot(path=str(OUT / f"screen-{here}-{lang}.png"))
                 print("saved", OUT / f"screen-{here}-{lang}.png")
