@@ -56,6 +56,14 @@ async def test_screens_speak_their_sites_language(browser: Browser, relay: Serve
             assert offline in (await page.text_content("#slate") or "")
             local = {"ja": "現地時間", "de": "Ortszeit", "en": "local time"}[lang]
             assert await page.text_content("#local-time") == local
+            # large type for a few metres: the city's name ≥ 5 % of the screen's height, white
+            # on (nearly) black
+            size, colour, back = await page.eval_on_selector(
+                ".label", "e => { const s = getComputedStyle(e); "
+                "return [parseFloat(getComputedStyle(document.getElementById('city')).fontSize),"
+                " s.color, s.backgroundColor]; }")
+            assert size >= 0.05 * HD["height"], size
+            assert colour == "rgb(255, 255, 255)" and back.startswith("rgba(0, 0, 0, 0.8")
             assert errors == []
         finally:
             await context.close()
@@ -181,5 +189,18 @@ async def test_admin_language_is_the_operators_choice(browser: Browser, relay: S
             "document.querySelector('article[data-site=tsukuba] button.curtain')"
             "?.textContent === 'カーテンを閉じる · つくば'")
         await shot(page, "admin-ja.png")
+    finally:
+        await context.close()
+
+
+@pytest.mark.parametrize("lang", list(LOCALES))
+async def test_index_in_each_language(browser: Browser, relay: Server, lang: str) -> None:
+    context = await browser.new_context(locale=LOCALES[lang])
+    page = await context.new_page()
+    try:
+        await page.goto(f"{relay.url}/")
+        await page.wait_for_function("(l) => document.documentElement.lang === l", arg=lang)
+        words = {"de": "Virtuelles Fenster", "ja": "バーチャルウィンドウ", "en": "Virtual Window"}
+        assert await page.text_content("h1") == words[lang]
     finally:
         await context.close()
