@@ -4,13 +4,18 @@ languages of the screens that show the feed, and are drawn once per change."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import numpy as np
 import pytest
+from peers import watch
 from PIL import ImageFont
+from servers import running, small_config
 
 from window import i18n
+from window.auth.roles import Role
+from window.auth.tokens import mint
 from window.config import LANGUAGES, Config
 from window.media import slate
 
@@ -97,3 +102,27 @@ def test_the_slate_is_drawn_once_per_change() -> None:
     ("paused", "en", "Paused by the operators"), ("something", "en", "something")])
 def test_reason_lines(reason: str, lang: str, words: str) -> None:
     assert words in slate.reason_text(reason, lang, None)
+
+
+async def test_a_feeds_slate_reaches_its_viewers_in_the_watching_screens_language(
+        tmp_path: Path) -> None:
+    """Bochum's offline slate, as a real WHEP viewer decodes it, is the one written Japanese
+    first (for Tsukuba's screens), not German first."""
+    async with running(small_config(tmp_path)) as srv:
+        token = mint(srv.cfg, srv.keys, role=Role.VIEWER, ttl_s=600, site="bochum")[0]
+        viewer = await watch(srv.url, "bochum", token)
+        try:
+            await viewer.wait_for(lambda img: img.shape == (360, 640, 3))
+            now = srv.relay.clocks["bochum"].now()
+            titles = i18n.titles("bochum", srv.cfg.sites["bochum"])
+
+            def distance(img: np.ndarray, languages: list[str]) -> float:
+                want = slate.render_slate(640, 360, titles, languages, "offline", now)
+                return float(np.abs(img.astype(int) - want.astype(int)).mean())
+
+            await viewer.wait_for(lambda img: distance(img, ["ja", "de"]) < 3)
+            assert viewer.last_image is not None
+            assert distance(viewer.last_image, ["de", "ja"]) > 2 * distance(
+                viewer.last_image, ["ja", "de"])
+        finally:
+            await viewer.close()
