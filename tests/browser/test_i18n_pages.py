@@ -99,6 +99,7 @@ async def test_view_follows_the_browser_language(browser: Browser, relay: Server
                                                                         "height": 800})
     page = await context.new_page()
     errors = collect_errors(page)
+    relay.cfg.sites["bochum"].hours = ["mon-fri 08:00-22:00"]  # shown; the clock stays open
     try:
         await page.goto(f"{relay.url}/view/bochum#token={mint_token('viewer', 'bochum')}")
         await wait_attr(page, "feedState", "offline", 10)
@@ -111,7 +112,9 @@ async def test_view_follows_the_browser_language(browser: Browser, relay: Server
         notice = await page.text_content("#notice") or ""
         assert {"de": "Die Kamera in Bochum", "ja": "ボーフムのカメラ",
                 "en": "The camera in Bochum"}[lang] in notice
-        assert await page.get_attribute("#lang", "value") is None  # a select, not an input
+        assert await page.text_content("#hours") == {
+            "de": "Mo–Fr 08:00–22:00", "ja": "月–金 08:00–22:00",
+            "en": "Mon–Fri 08:00–22:00"}[lang]  # Intl's weekday names
         assert await page.eval_on_selector("#lang", "s => s.value") == lang
         assert errors == []
     finally:

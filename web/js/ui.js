@@ -44,9 +44,24 @@ export function stateMessage(s, tr) {
   }
 }
 
-/** @param {string[]} hours @param {Translator} tr */
+const DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+
+/**
+ * Opening hours in the reader's convention: "mon-fri 08:00-22:00" → "Mo–Fr 08:00–22:00",
+ * "月–金 08:00–22:00" (weekday names from Intl; a rule it does not understand stays as it is).
+ * @param {string[]} hours @param {Translator} tr
+ */
 export function hoursText(hours, tr) {
-  return hours && hours.length ? hours.join(", ") : tr.t("hours.always");
+  if (!hours || !hours.length) return tr.t("hours.always");
+  const names = new Intl.DateTimeFormat(tr.locale, { weekday: "short", timeZone: "UTC" });
+  /** @param {string} day */
+  const dayName = (day) => names.format(new Date(Date.UTC(2024, 0, 1 + DAYS.indexOf(day))));
+  return hours.map((rule) => {
+    const m = /^\s*([a-z]{3})(?:-([a-z]{3}))?\s+(\d{2}:\d{2})-(\d{2}:\d{2})\s*$/.exec(rule.toLowerCase());
+    if (!m || !DAYS.includes(m[1]) || (m[2] && !DAYS.includes(m[2]))) return rule;
+    const days = m[2] ? `${dayName(m[1])}–${dayName(m[2])}` : dayName(m[1]);
+    return `${days} ${m[3]}–${m[4]}`;
+  }).join(", ");
 }
 
 /**
