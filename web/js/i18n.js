@@ -120,14 +120,21 @@ export class Translator {
 }
 
 /**
- * Load a language's messages from the relay (same origin).
+ * Load a language's messages from the relay (same origin), retrying briefly.
  * @param {"de" | "ja" | "en"} language
  * @returns {Promise<Translator>}
  */
 export async function loadLanguage(language) {
-  const resp = await fetch(`/i18n/${language}.json`);
-  if (!resp.ok) throw new Error(`/i18n/${language}.json: ${resp.status}`);
-  return new Translator(language, await resp.json());
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const resp = await fetch(`/i18n/${language}.json`);
+      if (!resp.ok) throw new Error(`/i18n/${language}.json: ${resp.status}`);
+      return new Translator(language, await resp.json());
+    } catch (e) {
+      if (attempt >= 5) throw e;  // a relay restarting: a few tries, a second apart
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+    }
+  }
 }
 
 /**
