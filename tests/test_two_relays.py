@@ -162,6 +162,16 @@ def test_push_config_is_validated(tmp_path: Path) -> None:
     assert PushConfig().url == ""
 
 
+def test_the_two_city_example_configs_load() -> None:
+    docs = Path(__file__).parent.parent / "docs" / "two-cities"
+    pushes = {}
+    for city in ("bochum", "tsukuba"):
+        cfg = load(docs / f"{city}.toml", env={})
+        pushes[city] = {site: [p.url for p in s.push] for site, s in cfg.sites.items() if s.push}
+    assert pushes == {"bochum": {"bochum": ["http://127.0.0.1:8081/whip/bochum"]},
+                      "tsukuba": {"tsukuba": ["http://127.0.0.1:8080/whip/tsukuba"]}}
+
+
 async def test_the_audit_catches_a_partner_that_sends_faces(tmp_path: Path) -> None:
     """A "partner" pushes the street with real faces, unblurred: the far relay finds them,
     blurs the feed itself from then on, raises the alert, and keeps it until cleared."""
