@@ -31,7 +31,7 @@ def token(server: Server, role: str, site: str | None = None, subject: str = "")
 def quick(push: Any) -> None:
     """A push that notices a dead partner and retries within seconds (tests only)."""
     push.backoff = Backoff(initial=0.2, cap=1.0)
-    push.rtcp_timeout = 6.0
+    push.rtcp_timeout = 10.0
     push.slow_retry = 1.0
 
 

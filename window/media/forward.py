@@ -237,6 +237,8 @@ class RelayIngest:
 
     def close(self) -> None:
         self.closed = True
+        if self.audit is not None:
+            self.audit.close()
         self._pool.shutdown(wait=False, cancel_futures=True)
 
     def snapshot(self) -> dict[str, Any]:
