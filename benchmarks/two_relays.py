@@ -39,6 +39,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -52,7 +53,15 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from fanout import BLOCK, machine_cpu, pct, post, read_stamp  # noqa: E402
+from fanout import (  # noqa: E402
+    BLOCK,
+    machine_cpu,
+    pct,
+    post,
+    read_stamp,
+    thread_cpu_s,
+    thread_group,
+)
 from proc import proc_cpu_s, stdin_commands  # noqa: E402
 
 WIDTH, HEIGHT, FPS = 1280, 720, 30
@@ -102,6 +111,7 @@ async def relay_main(args: argparse.Namespace) -> None:
             await srv.relay.clear_audit(arg)
         reply = {name: f.snapshot() for name, f in srv.relay.feeds.items()}
         reply["pushes"] = [p.snapshot() for p in srv.relay.pushes.pushes]
+        reply["threads"] = {str(t.native_id): t.name for t in threading.enumerate()}
         print(json.dumps(reply, default=str), flush=True)
     with contextlib.suppress(Exception):
         await asyncio.wait_for(srv.close(), 10)
@@ -190,30 +200,45 @@ async def others_busy(children: list[Child], seconds: float = 1.0) -> float:
     return busy - sum(b - a for a, b in zip(c0, c1, strict=True)) / (t1 - t0) * 100
 
 
-async def wait_quiet(children: list[Child], limit: float = 25.0, patience: float = 60.0) -> None:
+PATIENCE_S = 60.0  # --patience
+
+
+async def wait_quiet(children: list[Child], limit: float = 25.0) -> None:
     """The machine is shared: wait (up to ``patience`` s) for other processes to calm down."""
     started = time.monotonic()
     while (other := await others_busy(children)) > limit:
-        if time.monotonic() - started > patience:
+        if time.monotonic() - started > PATIENCE_S:
             print(f"  (other processes still use {other:.0f} % of a core: figures are noisy)",
                   flush=True)
             return
 
 
 async def cpu_window(origin: Child, far: Child, seconds: float,
-                     viewers: list[Viewer]) -> dict[str, float]:
+                     viewers: list[Viewer]) -> dict[str, Any]:
     await wait_quiet([origin, far])
     fr0 = _frames(await origin.ask(), await far.ask())
+    th0 = [thread_cpu_s(origin.proc.pid), thread_cpu_s(far.proc.pid)]
     t0, o0, f0, c0, m0 = time.time(), origin.cpu_s(), far.cpu_s(), proc_cpu_s(), machine_cpu()
     n0 = [v.frames for v in viewers]
     await asyncio.sleep(seconds)
     t1, o1, f1, c1, m1 = time.time(), origin.cpu_s(), far.cpu_s(), proc_cpu_s(), machine_cpu()
-    fr1 = _frames(await origin.ask(), await far.ask())
+    th1 = [thread_cpu_s(origin.proc.pid), thread_cpu_s(far.proc.pid)]
+    replies = [await origin.ask(), await far.ask()]
+    fr1 = _frames(*replies)
     span = t1 - t0
     cores = os.cpu_count() or 1
     busy = (m1[0] - m0[0]) / max(1, m1[1] - m0[1]) * cores * 100
     ours = ((o1 - o0) + (f1 - f0) + (c1 - c0)) / span * 100
-    return {"origin": (o1 - o0) / span * 100, "far": (f1 - f0) / span * 100,
+    groups: list[dict[str, float]] = []
+    for before, after, reply in zip(th0, th1, replies, strict=True):
+        g: dict[str, float] = {}
+        for tid, cpu in after.items():
+            name = thread_group(reply["threads"].get(tid, "native"))
+            g[name] = g.get(name, 0.0) + (cpu - before.get(tid, 0.0)) / (t1 - t0) * 100
+        groups.append({k: round(v, 1) for k, v in sorted(g.items(), key=lambda kv: -kv[1])
+                       if v >= 0.3})
+    return {"origin_threads": groups[0], "far_threads": groups[1],
+            "origin": (o1 - o0) / span * 100, "far": (f1 - f0) / span * 100,
             "clients": (c1 - c0) / span * 100, "others": busy - ours,
             "origin_ms_per_frame": (o1 - o0) * 1000 / max(1, fr1[0] - fr0[0]),
             "far_ms_per_frame": (f1 - f0) * 1000 / max(1, fr1[1] - fr0[1]),
@@ -222,13 +247,14 @@ async def cpu_window(origin: Child, far: Child, seconds: float,
             "fps_far_viewer": (viewers[1].frames - n0[1]) / span, "t0": t0, "t1": t1}
 
 
-def _cpu_line(what: str, w: dict[str, float]) -> str:
+def _cpu_line(what: str, w: dict[str, Any]) -> str:
     return (f"CPU, {what}: origin {w['origin']:.1f} % of a core ({w['origin_ms_per_frame']:.1f}"
             f" ms a camera frame, {w['origin_fps_in']:.1f} fps)  far {w['far']:.1f} % "
             f"({w['far_ms_per_frame']:.1f} ms an arriving frame, {w['far_fps_in']:.1f} fps); "
             f"far/origin {w['far'] / w['origin']:.3f}; clients {w['clients']:.0f} %, others "
             f"{w['others']:.0f} %; viewers {w['fps_origin_viewer']:.1f} / "
-            f"{w['fps_far_viewer']:.1f} fps")
+            f"{w['fps_far_viewer']:.1f} fps\n  origin threads {w['origin_threads']}\n"
+            f"  far threads {w['far_threads']}")
 
 
 async def audit_rounds(http: aiohttp.ClientSession, far: Child, rounds: int) -> list[float]:
@@ -348,7 +374,11 @@ def main() -> None:
     parser.add_argument("--push-token", default="", help=argparse.SUPPRESS)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
+    parser.add_argument("--patience", type=float, default=PATIENCE_S,
+                        help="seconds to wait for a quiet machine before each window")
     args = parser.parse_args()
+    global PATIENCE_S
+    PATIENCE_S = args.patience
     if args.serve:
         asyncio.run(relay_main(args))
     else:
