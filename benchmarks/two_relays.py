@@ -81,7 +81,7 @@ async def relay_main(args: argparse.Namespace) -> None:
     logging.getLogger("window").setLevel(logging.CRITICAL)
     cfg = load(None, env={}, flags={
         "server": {"port": 0, "data_dir": tempfile.mkdtemp(prefix=f"two-relays-{args.serve}-")},
-        "media": {"width": WIDTH, "height": HEIGHT, "fps": FPS},
+        "media": {"width": WIDTH, "height": HEIGHT, "fps": args.fps},
         "privacy": {"mode": "people"},
         "log": {"level": "warning"},
     })
@@ -200,14 +200,14 @@ async def others_busy(children: list[Child], seconds: float = 1.0) -> float:
     return busy - sum(b - a for a, b in zip(c0, c1, strict=True)) / (t1 - t0) * 100
 
 
-PATIENCE_S = 60.0  # --patience
+PATIENCE = [60.0]  # seconds, --patience
 
 
 async def wait_quiet(children: list[Child], limit: float = 25.0) -> None:
     """The machine is shared: wait (up to ``patience`` s) for other processes to calm down."""
     started = time.monotonic()
     while (other := await others_busy(children)) > limit:
-        if time.monotonic() - started > PATIENCE_S:
+        if time.monotonic() - started > PATIENCE[0]:
             print(f"  (other processes still use {other:.0f} % of a core: figures are noisy)",
                   flush=True)
             return
@@ -257,13 +257,14 @@ def _cpu_line(what: str, w: dict[str, Any]) -> str:
             f"  far threads {w['far_threads']}")
 
 
-async def audit_rounds(http: aiohttp.ClientSession, far: Child, rounds: int) -> list[float]:
+async def audit_rounds(http: aiohttp.ClientSession, far: Child, rounds: int, fps: int
+                       ) -> list[float]:
     """Seconds from a rogue partner's first arriving frame to the alert, per round."""
     from window.camera.sources import SyntheticSource
 
     out: list[float] = []
     for _ in range(rounds):
-        source = SyntheticSource(WIDTH, HEIGHT, FPS, seed=5)
+        source = SyntheticSource(WIDTH, HEIGHT, fps, seed=5)
         pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
         pc.addTransceiver(source.view(), direction="sendonly")
         await post(http, far.info["url"] + "/whip/tsukuba", far.info["relay_tsukuba"], pc)
@@ -288,12 +289,12 @@ async def client_main(args: argparse.Namespace) -> None:
     from window.camera.sources import SyntheticSource
 
     warm, window = (5, 15) if args.quick else (10, 30)
-    far = Child("far")
+    far = Child("far", "--fps", str(args.fps))
     await far.start()
-    origin = Child("origin", "--push-url", far.info["url"] + "/whip/bochum",
-                   "--push-token", far.info["relay_bochum"])
+    origin = Child("origin", "--fps", str(args.fps), "--push-url",
+                   far.info["url"] + "/whip/bochum", "--push-token", far.info["relay_bochum"])
     await origin.start()
-    source = SyntheticSource(WIDTH, HEIGHT, FPS, marker="barcode")
+    source = SyntheticSource(WIDTH, HEIGHT, args.fps, marker="barcode")
     source.scene.marker_block = BLOCK
     pub = RTCPeerConnection(RTCConfiguration(iceServers=[]))
     pub.addTransceiver(source.view(), direction="sendonly")
@@ -347,7 +348,7 @@ async def client_main(args: argparse.Namespace) -> None:
                   f"{lat['far_p90']:.0f}; extra p50 {lat['far_p50'] - lat['origin_p50']:.0f} "
                   f"({len(near_ms)}/{len(far_ms)} stamps)", flush=True)
 
-            catch = await audit_rounds(http, far, 3 if args.quick else 5)
+            catch = await audit_rounds(http, far, 3 if args.quick else 5, args.fps)
             results["audit_catch_s"] = catch
             if catch:
                 print(f"audit: unblurred partner caught after {statistics.median(catch):.2f} s "
@@ -373,12 +374,14 @@ def main() -> None:
     parser.add_argument("--push-url", default="", help=argparse.SUPPRESS)
     parser.add_argument("--push-token", default="", help=argparse.SUPPRESS)
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--fps", type=int, default=FPS,
+                        help="camera and feed frame rate (lower it on a busy machine: the "
+                             "ratio is per frame)")
     parser.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
-    parser.add_argument("--patience", type=float, default=PATIENCE_S,
+    parser.add_argument("--patience", type=float, default=PATIENCE[0],
                         help="seconds to wait for a quiet machine before each window")
     args = parser.parse_args()
-    global PATIENCE_S
-    PATIENCE_S = args.patience
+    PATIENCE[0] = args.patience
     if args.serve:
         asyncio.run(relay_main(args))
     else:
