@@ -44,6 +44,7 @@ async def test_the_pushed_feed_arrives_and_is_forwarded_not_reencoded(tmp_path: 
         # the far relay forwards what arrives: no encode of its own while forwarding
         assert feed.frames_forwarded.total - forwarded >= 25
         assert feed.frames_out.total - encoded <= 1
+        assert feed.snapshot()["camera_size"] == [640, 360]  # what arrives (the origin's size)
         # the origin encodes once for its own viewers and the push alike
         assert origin.relay.feeds["bochum"].snapshot()["viewers"] == 1  # the push
         snap = pair.push.snapshot()
