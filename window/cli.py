@@ -65,6 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--port", type=int, default=8080)
     demo.add_argument("--host", default="127.0.0.1")
     demo.add_argument("--data", metavar="DIR", help="data dir (default: a temporary one)")
+    demo.add_argument("--two-relays", action="store_true",
+                      help="one relay per city (on --port and --port + 1), a push each way")
     return parser
 
 
@@ -151,11 +153,12 @@ def cmd_camera(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     logs.setup("info", "auto")
-    from .demo import run_demo
+    from .demo import run_demo, run_two_relays_demo
 
     async def main(stop: asyncio.Event) -> int:
         data = Path(args.data) if args.data else None
-        return await run_demo(args.host, args.port, data, stop)
+        run = run_two_relays_demo if args.two_relays else run_demo
+        return await run(args.host, args.port, data, stop)
 
     return _run_until_signal(main)
 

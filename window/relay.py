@@ -378,7 +378,7 @@ class Relay:
     def _audit_tripped(self, feed: Feed, detail: dict[str, Any]) -> None:
         """The audit found a face in a partner's feed: process it here until cleared."""
         ingest = feed.ingest
-        alert = {**detail, "at": round(time.time(), 1),
+        alert = {**detail, "at": round(time.time(), 3),
                  "subject": ingest.subject if ingest is not None else None}
         feed.audit_alert = alert
         if ingest is not None:
