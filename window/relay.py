@@ -30,6 +30,7 @@ from .errors import AtCapacity, BadRequest, NotFound, UnprocessableEntity
 from .events import EventBus
 from .media.dtls import allow_rsa_peers
 from .media.feed import Feed, FeedState
+from .media.repair import repair_losses
 from .privacy.stage import PrivacyStage
 from .signalling.ice_servers import relay_ice_servers
 from .signalling.sdpfrag import SdpFrag
@@ -242,6 +243,8 @@ class Relay:
         except BaseException:
             await close_pc(pc)
             raise
+        for t in pc.getTransceivers():  # before any media: ICE and DTLS are not done yet
+            repair_losses(t.receiver, self.cfg.media.repair_wait_ms)
         old = self.publisher_of(site)
         self.sessions[session.id] = session
         self._watch_state(session)
