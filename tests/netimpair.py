@@ -26,7 +26,9 @@ Use from a benchmark by putting ``tests/`` on ``sys.path``::
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
+import socket
 import time
 from dataclasses import asdict, dataclass, field
 from types import TracebackType
@@ -96,6 +98,8 @@ class Counters:
     lost_outage: int = 0
     duplicated: int = 0
     reordered: int = 0  # delivered after a datagram that arrived later than it
+    rtcp: int = 0  # of the datagrams received: RTCP (SRTCP), and RTP by payload type
+    rtp: dict[int, int] = field(default_factory=dict)
 
     @property
     def lost(self) -> int:
@@ -103,7 +107,21 @@ class Counters:
 
     def add(self, other: Counters) -> None:
         for name, value in asdict(other).items():
-            setattr(self, name, getattr(self, name) + value)
+            if name == "rtp":
+                for pt, n in value.items():
+                    self.rtp[pt] = self.rtp.get(pt, 0) + n
+            else:
+                setattr(self, name, getattr(self, name) + value)
+
+    def count_kind(self, data: bytes) -> None:
+        """RTP and RTCP headers stay readable under SRTP (RFC 3711); RFC 7983 tells them from
+        STUN and DTLS, RFC 5761 RTCP from RTP."""
+        if len(data) >= 12 and 128 <= data[0] <= 191:
+            if 192 <= data[1] <= 223:
+                self.rtcp += 1
+            else:
+                pt = data[1] & 0x7F
+                self.rtp[pt] = self.rtp.get(pt, 0) + 1
 
 
 class Direction:
@@ -121,6 +139,7 @@ class Direction:
     def schedule(self, data: bytes, send: Any) -> None:
         imp, rng, c = self.impairment, self._rng, self.counters
         c.received += 1
+        c.count_kind(data)
         self._arrivals += 1
         index = self._arrivals
         if self.down:
@@ -164,6 +183,9 @@ class _Socket(asyncio.DatagramProtocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
+        sock = transport.get_extra_info("socket")
+        with contextlib.suppress(OSError):  # a busy loop must not turn into kernel drops
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
 
     def datagram_received(self, data: bytes, addr: Address) -> None:
         self.on_datagram(data, addr)
@@ -189,6 +211,13 @@ class ImpairedLink:
         self._client_side = _Socket(self._from_client)
         self._server_side = _Socket(self._from_server)
         self.created = time.monotonic()
+        self.rtx: set[int] = set()  # the session's retransmission payload types
+
+    def retransmissions(self, direction: Direction) -> int:
+        return sum(n for pt, n in direction.counters.rtp.items() if pt in self.rtx)
+
+    def media(self, direction: Direction) -> int:
+        return sum(n for pt, n in direction.counters.rtp.items() if pt not in self.rtx)
 
     async def start(self) -> ImpairedLink:
         loop = asyncio.get_running_loop()
@@ -233,6 +262,12 @@ def candidates(sdp: str) -> list[tuple[str, int, str, str]]:
             f = line.split()
             out.append((f[4], int(f[5]), f[2].lower(), f[7]))
     return out
+
+
+def rtx_payload_types(sdp: str) -> set[int]:
+    """Payload types that carry retransmissions (``a=rtpmap:N rtx/90000``)."""
+    return {int(line.split(":", 1)[1].split()[0]) for line in sdp.splitlines()
+            if line.startswith("a=rtpmap:") and " rtx/" in line.lower()}
 
 
 def pick_candidate(sdp: str) -> Address:
@@ -355,6 +390,7 @@ class ImpairedSignalling:
             if resp.status == 201:
                 answer = data.decode()
                 link.server = pick_candidate(answer)
+                link.rtx = rtx_payload_types(answer)
                 link.set_outage(self.outage)
                 data = rewrite_candidates(answer, link.client_facing).encode()
                 self.links.append(link)

@@ -44,6 +44,8 @@ class RepairingJitterBuffer(JitterBuffer):
 
     def add(self, packet: RtpPacket) -> tuple[bool, JitterFrame | None]:
         pli, frame = super().add(packet)
+        if self._packets[packet.sequence_number % self._capacity] is not packet:
+            return pli, frame  # too late (its frame is gone) or too old: aiortc dropped it
         if frame is not None or self._origin is None:
             self._blocked_since = None
             return pli, frame
@@ -129,13 +131,73 @@ class RepairingJitterBuffer(JitterBuffer):
         self.frames_skipped += max(1, len(timestamps))
 
 
+class PatientNacks:
+    """In place of aiortc's ``NackGenerator``, which NACKs a gap the moment it sees it and
+    then every missing packet again whenever a newer gap appears: with jitter that reorders
+    (± 30 ms at 180 packets/s reorders most packets) that resends a large share of the
+    stream, while a packet whose one retransmission was lost on a quiet link is asked for
+    again only at the next loss.
+
+    Here a missing packet is NACKed once it has been missing longer than packets on this
+    link arrive out of order (learnt: 1.25 × the latest reordered arrival, from
+    ``reorder_ms`` up to ``max_reorder_ms``, slowly forgetting), NACKed a second time as long
+    again later if still missing (a lost NACK or resend no longer costs a round trip), then
+    every ``again_ms``, at most ``tries`` times, and never once older than the sender's
+    history. The receiver calls ``add`` for every packet; when it returns True, it sends
+    ``missing`` in one NACK."""
+
+    def __init__(self, reorder_ms: float = 20, max_reorder_ms: float = 100,
+                 again_ms: float = 300, tries: int = 5) -> None:
+        self.base_s, self.max_s = reorder_ms / 1000, max_reorder_ms / 1000
+        self.reorder_s = self.base_s
+        self.again_s, self.tries = again_ms / 1000, tries
+        self.max_seq: int | None = None
+        self._lost: dict[int, list[float]] = {}  # seq -> [missing since, next NACK, NACKs]
+        self._due: list[int] = []
+        self.nacked = 0
+
+    @property
+    def missing(self) -> list[int]:
+        """The sequence numbers to NACK now (what the receiver reads after ``add``)."""
+        return self._due
+
+    def add(self, packet: RtpPacket) -> bool:
+        seq, now = packet.sequence_number, time.monotonic()
+        if self.max_seq is None:
+            self.max_seq = seq
+            return False
+        self.reorder_s -= (self.reorder_s - self.base_s) * 0.0005
+        ahead = uint16_add(seq, -self.max_seq)
+        if 0 < ahead < 0x8000:
+            for i in range(min(ahead - 1, RTP_HISTORY_SIZE)):
+                self._lost[uint16_add(seq, -1 - i)] = [now, now + self.reorder_s, 0]
+            self.max_seq = seq
+        else:
+            entry = self._lost.pop(seq, None)
+            if entry is not None and entry[2] == 0:  # overtaken, not lost: learn how late
+                self.reorder_s = min(self.max_s, max(self.reorder_s, 1.25 * (now - entry[0])))
+        due = []
+        for lost_seq, entry in list(self._lost.items()):
+            if entry[2] >= self.tries or uint16_add(self.max_seq, -lost_seq) > RTP_HISTORY_SIZE:
+                del self._lost[lost_seq]
+            elif now >= entry[1]:
+                due.append(lost_seq)
+                entry[2] += 1
+                entry[1] = now + (self.reorder_s if entry[2] == 1 else self.again_s)
+        self._due = due
+        self.nacked += len(due)
+        return bool(due)
+
+
 def repair_losses(receiver: Any, wait_ms: float) -> RepairingJitterBuffer | None:
-    """Give a video ``RTCRtpReceiver`` a ``RepairingJitterBuffer`` (call before media flows);
-    returns it, or None for audio receivers and when ``wait_ms`` is 0 (aiortc's own)."""
+    """Give a video ``RTCRtpReceiver`` a ``RepairingJitterBuffer`` and ``PatientNacks``
+    (call before media flows); returns the buffer, or None for audio receivers and when
+    ``wait_ms`` is 0 (aiortc's own)."""
     attr = "_RTCRtpReceiver__jitter_buffer"
     old = getattr(receiver, attr, None)
     if wait_ms <= 0 or not isinstance(old, JitterBuffer) or not old._is_video:
         return None
     buffer = RepairingJitterBuffer(wait_ms, old.capacity)
     setattr(receiver, attr, buffer)
+    receiver._RTCRtpReceiver__nack_generator = PatientNacks()
     return buffer
