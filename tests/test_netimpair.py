@@ -16,6 +16,7 @@ from servers import running, small_config
 from window.app import Server
 from window.auth.roles import Role
 from window.auth.tokens import mint
+from window.config import PushConfig
 
 
 class Endpoint(asyncio.DatagramProtocol):
@@ -150,6 +151,10 @@ def bright(img: np.ndarray) -> bool:
     return float(img.mean()) > 150
 
 
+def dark(img: np.ndarray) -> bool:
+    return float(img.mean()) < 100
+
+
 async def outage(proxy: ImpairedSignalling, seconds: float) -> None:
     proxy.set_outage(True)
     await asyncio.sleep(seconds)
@@ -216,3 +221,36 @@ async def test_a_jittery_link_does_not_make_the_sender_resend_everything(tmp_pat
         assert resent < 0.25 * media, (resent, media)  # ...but not every reordered packet
         await viewer.close()
         await pub.pc.close()
+
+
+async def test_a_push_across_the_world_is_back_soon_after_a_5s_outage(tmp_path: Path) -> None:
+    """Bochum's relay pushes to Tsukuba's through a 250 ms, lossy link that goes down for
+    5 s: Tsukuba's viewer (on its own relay) has the live picture again soon after the link
+    is back, on the same push session (no reconnect needed)."""
+    far = Server(small_config(tmp_path / "far"))
+    await far.start()
+    imp = Impairment(delay_ms=125, jitter_ms=15, loss=0.01)
+    origin: Server | None = None
+    try:
+        async with ImpairedSignalling(far.url, to_client=imp, to_server=imp, seed=11) as proxy:
+            cfg = small_config(tmp_path / "origin")
+            relay_token = tokens(far)("relay", "bochum")
+            cfg.sites["bochum"].push = [PushConfig(url=f"{proxy.url}/whip/bochum",
+                                                   token=relay_token)]
+            origin = Server(cfg)
+            await origin.start()
+            pub, _ = await publish(origin.url, "bochum", tokens(origin)("camera", "bochum"))
+            viewer = await watch(far.url, "bochum", tokens(far)("viewer"))
+            await viewer.wait_for(bright, timeout=25)
+            await viewer.wait_frames(30)
+            await outage(proxy, 5.0)
+            await viewer.wait_for(dark, timeout=3)  # Tsukuba shows "camera offline" meanwhile
+            await viewer.wait_for(bright, timeout=6)
+            await viewer.wait_frames(30, timeout=6)
+            assert len(proxy.links) == 1  # the same push session came back
+            await viewer.close()
+            await pub.pc.close()
+    finally:
+        if origin is not None:
+            await origin.close()
+        await far.close()
