@@ -51,7 +51,7 @@ for p in (ROOT, ROOT / "tests"):
     if str(p) not in sys.path:
         sys.path.insert(0, str(p))
 
-from netimpair import GilbertElliott, ImpairedSignalling, Impairment  # noqa: E402
+from netimpair import Counters, GilbertElliott, ImpairedSignalling, Impairment  # noqa: E402
 from proc import proc_cpu_s  # noqa: E402
 
 from window.camera.marker import decode_marker, marker_height  # noqa: E402
@@ -78,9 +78,10 @@ def far(burst: bool) -> Impairment:
 @dataclass
 class Viewer:
     name: str
-    proxy: ImpairedSignalling
+    proxy: ImpairedSignalling  # the impaired link: this viewer's own, or the push's
     repair_ms: float
     block: int = BLOCK
+    direct: str = ""  # watch this relay directly (push: the far relay), not via the proxy
     pc: RTCPeerConnection | None = None
     buffer: RepairingJitterBuffer | None = None
     task: asyncio.Task[None] | None = None
@@ -96,7 +97,7 @@ class Viewer:
         pc.on("track", lambda t: got.done() or got.set_result(t))
         await pc.setLocalDescription(await pc.createOffer())
         req = urllib.request.Request(
-            f"{self.proxy.url}/whep/{SITE}", data=pc.localDescription.sdp.encode(),
+            f"{self.direct or self.proxy.url}/whep/{SITE}", data=pc.localDescription.sdp.encode(),
             method="POST", headers={"Authorization": f"Bearer {tok}",
                                     "Content-Type": "application/sdp"})
         answer = await asyncio.to_thread(lambda: urllib.request.urlopen(req).read().decode())
@@ -116,6 +117,23 @@ class Viewer:
                     self.pictures.append((now, stamp))
         except MediaStreamError:
             pass
+
+    def watched_relay(self, relays: list[RelayProcess]) -> RelayProcess:
+        url = self.direct or self.proxy.upstream
+        return next(r for r in relays if r.url == url)
+
+    def link_counters(self) -> Counters:
+        """The media direction of the impaired link: to the viewer, or, for a push, to the
+        far relay."""
+        return self.proxy.totals()["to_server" if self.direct else "to_client"]
+
+    def link_packets(self) -> int:
+        return self.link_counters().received
+
+    def skips(self, relays: list[RelayProcess]) -> str:
+        if self.direct:  # the far relay's repair: not visible from here
+            return "-"
+        return str(self.buffer.skips) if self.buffer else "-"
 
     def window(self, t0: float, t1: float) -> dict[str, Any]:
         pics = [p for p in self.pictures if t0 <= p[0] < t1]
@@ -153,56 +171,121 @@ def machine() -> str:
     return f"{model}, {os.cpu_count()} cores, Python {platform.python_version()}"
 
 
+@dataclass
+class RelayProcess:
+    """`window serve` in a child process, with its own data dir and secret."""
+
+    mode: str
+    repair_ms: float = 400
+    config: str = ""
+    data: str = field(default_factory=lambda: tempfile.mkdtemp(prefix="far-city-"))
+    proc: subprocess.Popen[bytes] | None = None
+    url: str = ""
+
+    def __post_init__(self) -> None:
+        self.env = {**os.environ, "WINDOW_SECRET": secrets.token_hex(32),
+                    "WINDOW_PRIVACY__MODE": self.mode, "WINDOW_LOG__LEVEL": "warning",
+                    "WINDOW_MEDIA__REPAIR_WAIT_MS": str(int(self.repair_ms))}
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def token(self, *args: str) -> str:
+        return token(self.data, self.env, *args)
+
+    async def start(self) -> RelayProcess:
+        command = [sys.executable, "-m", "window", "serve", "--data", self.data,
+                   "--port", str(self.port)] + (["--config", self.config] if self.config else [])
+        self.proc = subprocess.Popen(command, env=self.env,  # noqa: ASYNC220
+                                     stderr=subprocess.DEVNULL)
+        for _ in range(150):
+            try:
+                urllib.request.urlopen(self.url + "/healthz", timeout=1)  # noqa: ASYNC210
+                return self
+            except OSError:
+                await asyncio.sleep(0.2)
+        raise RuntimeError("the relay did not start")
+
+    def cpu_s(self) -> float:
+        return proc_cpu_s(self.proc.pid) if self.proc else 0.0
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            self.proc.wait(timeout=20)
+
+
+async def publish_camera(relay: RelayProcess, source: SyntheticSource) -> RTCPeerConnection:
+    camera = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    camera.addTransceiver(source.view(), direction="sendonly")
+    await camera.setLocalDescription(await camera.createOffer())
+    cam = relay.token("--role", "camera", "--site", SITE)
+    req = urllib.request.Request(
+        f"{relay.url}/whip/{SITE}", data=camera.localDescription.sdp.encode(), method="POST",
+        headers={"Authorization": f"Bearer {cam}", "Content-Type": "application/sdp"})
+    answer = await asyncio.to_thread(lambda: urllib.request.urlopen(req).read().decode())
+    await camera.setRemoteDescription(RTCSessionDescription(answer, "answer"))
+    return camera
+
+
+def variants(args: argparse.Namespace) -> list[tuple[str, Impairment, float]]:
+    out = []
+    for burst in (False, True)[:1 + args.burst]:
+        for repair in args.repair:
+            name = ("far+burst" if burst else "far") + (f" repair {repair:.0f}"
+                                                        if repair else " stock")
+            out.append((name, far(burst), repair))
+    return out
+
+
 async def main(args: argparse.Namespace) -> None:
-    data = tempfile.mkdtemp(prefix="far-city-")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = {**os.environ, "WINDOW_SECRET": secrets.token_hex(32),
-           "WINDOW_PRIVACY__MODE": args.mode, "WINDOW_LOG__LEVEL": "warning"}
-    command = [sys.executable, "-m", "window", "serve", "--data", data, "--port", str(port)]
-    relay = subprocess.Popen(command, env=env, stderr=subprocess.DEVNULL)  # noqa: ASYNC220
-    url = f"http://127.0.0.1:{port}"
+    """--push: Bochum's relay pushes to one far relay per variant through the impaired link;
+    the viewers watch their own (far) relay over a clean link. Else: WHEP viewers of one
+    relay, each through its own impaired link."""
     source = SyntheticSource(args.camera_width, args.camera_width * 9 // 16, FPS,
                              marker="barcode")
     source.scene.marker_block = BLOCK
-    camera = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    block = BLOCK * WIDTH // args.camera_width  # the relay scales the camera's frame
     viewers: list[Viewer] = []
+    relays: list[RelayProcess] = []
+    camera: RTCPeerConnection | None = None
     try:
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(url + "/healthz", timeout=1)  # noqa: ASYNC210
-                break
-            except OSError:
-                await asyncio.sleep(0.2)
-        camera.addTransceiver(source.view(), direction="sendonly")
-        await camera.setLocalDescription(await camera.createOffer())
-        cam = token(data, env, "--role", "camera", "--site", SITE)
-        req = urllib.request.Request(
-            f"{url}/whip/{SITE}", data=camera.localDescription.sdp.encode(), method="POST",
-            headers={"Authorization": f"Bearer {cam}", "Content-Type": "application/sdp"})
-        answer = await asyncio.to_thread(lambda: urllib.request.urlopen(req).read().decode())
-        await camera.setRemoteDescription(RTCSessionDescription(answer, "answer"))
-        links: list[tuple[str, Impairment, float]] = [("clean", Impairment(), 0)]
-        for burst in (False, True)[:1 + args.burst]:
-            for repair in args.repair:
-                name = ("far+burst" if burst else "far") + (f" repair {repair:.0f}"
-                                                            if repair else " stock")
-                links.append((name, far(burst), repair))
-        block = BLOCK * WIDTH // args.camera_width  # the relay scales the camera's frame
-        for seed, (name, imp, repair) in enumerate(links):
-            proxy = await ImpairedSignalling(url, to_client=imp, to_server=imp,
-                                             seed=seed).start()
-            viewers.append(Viewer(name, proxy, repair, block))
+        if args.push:
+            pushes = []
+            for seed, (name, imp, repair) in enumerate(variants(args), start=1):
+                far_relay = await RelayProcess(args.mode, repair).start()
+                relays.append(far_relay)
+                proxy = await ImpairedSignalling(far_relay.url, to_client=imp, to_server=imp,
+                                                 seed=seed).start()
+                pushes.append((proxy, far_relay.token("--role", "relay", "--site", SITE)))
+                viewers.append(Viewer(name, proxy, 0, block, far_relay.url))
+            config = Path(relays[0].data) / "origin.toml"
+            config.write_text(f'[sites.{SITE}]\ntimezone = "Europe/Berlin"\n' + "".join(
+                f'[[sites.{SITE}.push]]\nurl = "{p.url}/whip/{SITE}"\ntoken = "{t}"\n'
+                for p, t in pushes))
+            origin = RelayProcess(args.mode, config=str(config))
+            relays.insert(0, await origin.start())
+            clean = await ImpairedSignalling(origin.url).start()
+            viewers.insert(0, Viewer("origin (clean)", clean, 0, block))
+        else:
+            origin = await RelayProcess(args.mode).start()
+            relays.append(origin)
+            for seed, (name, imp, repair) in enumerate(
+                    [("clean", Impairment(), 0.0), *variants(args)]):
+                proxy = await ImpairedSignalling(origin.url, to_client=imp, to_server=imp,
+                                                 seed=seed).start()
+                viewers.append(Viewer(name, proxy, repair, block))
+        camera = await publish_camera(origin, source)
         for v in viewers:
-            await v.start(token(data, env, "--role", "viewer"))
+            await v.start(v.watched_relay(relays).token("--role", "viewer"))
         await asyncio.sleep(args.warmup)
-        cpu0, own0, t0 = proc_cpu_s(relay.pid), proc_cpu_s(), time.time()
-        before = [v.proxy.totals()["to_client"].received for v in viewers]
+        cpu0, own0, t0 = [r.cpu_s() for r in relays], proc_cpu_s(), time.time()
+        before = [v.link_packets() for v in viewers]
         await asyncio.sleep(args.window)
-        cpu1, own1, t1 = proc_cpu_s(relay.pid), proc_cpu_s(), time.time()
+        cpu1, own1, t1 = [r.cpu_s() for r in relays], proc_cpu_s(), time.time()
         for v, n in zip(viewers, before, strict=True):
-            v.packets_in_window = v.proxy.totals()["to_client"].received - n
+            v.packets_in_window = v.link_packets() - n
         outages: list[tuple[float, float]] = []
         for _ in range(args.outages):
             down = time.time()
@@ -215,8 +298,11 @@ async def main(args: argparse.Namespace) -> None:
             await asyncio.sleep(args.gap)
         span = t1 - t0
         print(f"# far_city: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {machine()}")
-        print(f"# mode {args.mode}, {WIDTH}x{HEIGHT} {FPS} fps, window {span:.0f} s, relay CPU "
-              f"{100 * (cpu1 - cpu0) / span:.0f} %, camera+viewers+links (this process) "
+        relay_cpu = " ".join(f"{100 * (b - a) / span:.0f}" for a, b in zip(cpu0, cpu1,
+                                                                           strict=True))
+        print(f"# {'push relay to relay' if args.push else 'WHEP viewers of one relay'}, "
+              f"mode {args.mode}, {WIDTH}x{HEIGHT} {FPS} fps, window {span:.0f} s, relay CPU "
+              f"{relay_cpu} %, camera+viewers+links (this process) "
               f"{100 * (own1 - own0) / span:.0f} % of one core; camera "
               f"{args.camera_width} px wide; {args.outages} outages of 5 s; load "
               f"{os.getloadavg()[0]:.1f}")
@@ -227,10 +313,10 @@ async def main(args: argparse.Namespace) -> None:
             w = v.window(t0, t1)
             backs = [v.back_after(d, u) for d, u in outages] if v is not viewers[0] else []
             back = " ".join("never" if b is None else f"{b:.2f}" for b in backs) or "-"
-            c = v.proxy.totals()["to_client"]
+            c = v.link_counters()
             loss = 100 * (c.lost - c.lost_outage) / c.received if c.received else 0.0
             rate = v.packets_in_window / span
-            skips = v.buffer.skips if v.buffer else "-"
+            skips = v.skips(relays)
             print(f"{v.name:18} {w['fps']:5.1f} {w['decoded_fps']:7.1f} "
                   f"{w['freezes_per_min']:16.2f} {w['frozen_s_per_min']:12.2f} "
                   f"{w['longest_s']:9.2f} {w['latency_ms']:10.0f} {back:>26}  "
@@ -242,10 +328,11 @@ async def main(args: argparse.Namespace) -> None:
             if v.pc:
                 await v.pc.close()
             await v.proxy.close()
-        await camera.close()
+        if camera is not None:
+            await camera.close()
         source.stop()
-        relay.terminate()
-        relay.wait(timeout=20)
+        for r in relays:
+            r.stop()
 
 
 if __name__ == "__main__":
@@ -255,6 +342,8 @@ if __name__ == "__main__":
     parser.add_argument("--window", type=float, default=60)
     parser.add_argument("--outages", type=int, default=3)
     parser.add_argument("--gap", type=float, default=8.0, help="seconds between outages")
+    parser.add_argument("--push", action="store_true",
+                        help="measure the push relay to relay (viewers on the far relays)")
     parser.add_argument("--repair", type=float, nargs="+", default=[0, 400],
                         help="receivers to compare: 0 = aiortc's own, N = repair_wait_ms N")
     parser.add_argument("--burst", type=int, default=1, choices=[0, 1],
