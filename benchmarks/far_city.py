@@ -176,7 +176,7 @@ class RelayProcess:
     """`window serve` in a child process, with its own data dir and secret."""
 
     mode: str
-    repair_ms: float = 400
+    repair_ms: float = 600
     config: str = ""
     data: str = field(default_factory=lambda: tempfile.mkdtemp(prefix="far-city-"))
     proc: subprocess.Popen[bytes] | None = None
@@ -344,7 +344,7 @@ if __name__ == "__main__":
     parser.add_argument("--gap", type=float, default=8.0, help="seconds between outages")
     parser.add_argument("--push", action="store_true",
                         help="measure the push relay to relay (viewers on the far relays)")
-    parser.add_argument("--repair", type=float, nargs="+", default=[0, 400],
+    parser.add_argument("--repair", type=float, nargs="+", default=[0, 600],
                         help="receivers to compare: 0 = aiortc's own, N = repair_wait_ms N")
     parser.add_argument("--burst", type=int, default=1, choices=[0, 1],
                         help="also the far links with burst loss")

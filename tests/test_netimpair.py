@@ -119,7 +119,7 @@ async def test_a_viewer_behind_a_long_lossy_link_gets_the_video(tmp_path: Path) 
             ImpairedSignalling(server.url, to_client=imp, to_server=imp, seed=3) as proxy:
         token = tokens(server)
         pub, _ = await publish(server.url, "bochum", token("camera", "bochum"))
-        viewer = await watch(proxy.url, "bochum", token("viewer"), repair_ms=400)
+        viewer = await watch(proxy.url, "bochum", token("viewer"), repair_ms=600)
         await viewer.wait_frames(90, timeout=20)
         down = proxy.totals()["to_client"]
         assert down.delivered > 100 and down.lost_random > 0
@@ -167,7 +167,7 @@ async def test_a_far_viewer_gets_the_picture_back_after_a_5s_outage(tmp_path: Pa
             ImpairedSignalling(server.url, to_client=imp, to_server=imp, seed=5) as proxy:
         token = tokens(server)
         pub, _ = await publish(server.url, "bochum", token("camera", "bochum"))
-        viewer = await watch(proxy.url, "bochum", token("viewer"), repair_ms=400)
+        viewer = await watch(proxy.url, "bochum", token("viewer"), repair_ms=600)
         await viewer.wait_frames(60, timeout=20)
         await outage(proxy, 5.0)
         before = viewer.count
@@ -212,7 +212,7 @@ async def test_a_jittery_link_does_not_make_the_sender_resend_everything(tmp_pat
             ImpairedSignalling(server.url, to_client=imp, to_server=imp, seed=4) as proxy:
         token = tokens(server)
         pub, _ = await publish(server.url, "bochum", token("camera", "bochum"), NoiseTrack())
-        viewer = await watch(proxy.url, "bochum", token("viewer"), repair_ms=400)
+        viewer = await watch(proxy.url, "bochum", token("viewer"), repair_ms=600)
         await viewer.wait_frames(150, timeout=30)
         (link,) = proxy.links
         media, resent = link.media(link.to_client), link.retransmissions(link.to_client)

@@ -94,9 +94,10 @@ class MediaConfig:
     viewer_queue: int = 30
     # Video arriving at the relay (cameras, a partner relay's push): a frame still missing a
     # packet this long after the next frame began to arrive is dropped and a keyframe asked
-    # for (one NACK round trip on the longest link, plus its jitter); 0: aiortc's own buffer,
-    # which waits for 512 newer packets (seconds) instead (window/media/repair.py).
-    repair_wait_ms: int = 400
+    # for. More than one NACK round trip on the longest link: its RTT, twice its jitter and
+    # up to 100 ms of reordering tolerance; 0: aiortc's own buffer, which waits for 512
+    # newer packets (seconds) instead (window/media/repair.py).
+    repair_wait_ms: int = 600
 
 
 @dataclass
