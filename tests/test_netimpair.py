@@ -213,7 +213,7 @@ async def test_a_jittery_link_does_not_make_the_sender_resend_everything(tmp_pat
         token = tokens(server)
         pub, _ = await publish(server.url, "bochum", token("camera", "bochum"), NoiseTrack())
         viewer = await watch(proxy.url, "bochum", token("viewer"), repair_ms=600)
-        await viewer.wait_frames(150, timeout=30)
+        await viewer.wait_frames(60, timeout=60)
         (link,) = proxy.links
         media, resent = link.media(link.to_client), link.retransmissions(link.to_client)
         assert link.to_client.counters.reordered > media / 4 and link.rtx

@@ -8,16 +8,23 @@ import time
 from aiortc.jitterbuffer import JitterBuffer
 from aiortc.rtp import RtpPacket
 
-from window.media.repair import PatientNacks, RepairingJitterBuffer
+from window.media.repair import PatientNacks, RepairingJitterBuffer, is_keyframe
 
 PER_FRAME = 3
 
 
+KEY_EVERY = 10  # frames 0, 10, 20, ... are VP8 keyframes
+VP8_KEY = b"\x00\x00\x00\x9d\x01\x2a\x80\x02\x68\x01"  # RFC 6386 9.1, 640x360
+VP8_DELTA = b"\x01\x00\x00"
+
+
 def packet(seq: int) -> RtpPacket:
     """Frame seq // 3, three packets each, the last one with the marker bit."""
-    p = RtpPacket(sequence_number=seq, timestamp=3000 * (seq // PER_FRAME),
+    frame = seq // PER_FRAME
+    p = RtpPacket(sequence_number=seq, timestamp=3000 * frame,
                   marker=int(seq % PER_FRAME == PER_FRAME - 1))
-    p._data = bytes([seq % 256])  # type: ignore[attr-defined]
+    first = seq % PER_FRAME == 0
+    p._data = (VP8_KEY if frame % KEY_EVERY == 0 else VP8_DELTA) if first else b"\x55"  # type: ignore[attr-defined]
     return p
 
 
@@ -37,7 +44,8 @@ def test_a_packet_that_never_comes_blocks_aiortc_but_not_us() -> None:
     stock, stock_plis = feed(JitterBuffer(capacity=512, is_video=True), seqs)
     assert stock == [0, 1] and stock_plis == 0  # frozen at frame 1, waiting
     ours, plis = feed(RepairingJitterBuffer(wait_ms=0), seqs)
-    assert 2 not in ours and ours[:2] == [0, 1] and ours[-1] >= 18  # skipped frame 2 only
+    # frame 2 dropped; 3-9 held back (they reference it); from keyframe 10 on, everything
+    assert ours[:3] == [0, 1, 10] and ours[-1] >= 18
     assert plis >= 1  # and asked for a keyframe
 
 
@@ -60,7 +68,21 @@ def test_a_hole_older_than_the_senders_history_is_skipped_at_once() -> None:
     """After an outage: the packets lost are beyond any NACK; no waiting for them."""
     buffer = RepairingJitterBuffer(wait_ms=10_000)
     frames, plis = feed(buffer, [*range(9), *range(300, 420)])
-    assert frames[:2] == [0, 1] and max(frames) >= 130 and plis >= 1
+    # frame 100 follows the hole (its start unknown): from the next keyframe on
+    assert frames[:4] == [0, 1, 2, 110] and max(frames) >= 130 and plis >= 1
+
+
+def test_while_no_keyframe_comes_the_keyframe_is_asked_for_again() -> None:
+    buffer = RepairingJitterBuffer(wait_ms=0)
+    seqs = [s for s in range(28) if s != 7]  # no keyframe after frame 0 arrives in time
+    frames, plis = feed(buffer, seqs)
+    assert frames == [0, 1] and plis > 3
+
+
+def test_keyframes_are_told_apart() -> None:
+    assert is_keyframe(VP8_KEY) and not is_keyframe(VP8_DELTA + b"\x9d\x01\x2a")
+    assert is_keyframe(b"\x00\x00\x00\x01\x67\x42" + b"\x00\x00\x01\x65\x88")  # SPS, IDR
+    assert not is_keyframe(b"\x00\x00\x00\x01\x41\x9a")  # a P slice
 
 
 def test_nacks_wait_for_reordering_then_repeat_and_give_up() -> None:

@@ -11,9 +11,11 @@ drop the hole and send a PLI.
 ``RepairingJitterBuffer`` is the same buffer with a deadline: a frame still incomplete
 ``wait_ms`` after a newer frame began to arrive (one NACK round trip on the link plus its
 jitter) is given up, as is at once a hole that no NACK can fill any more (older than
-aiortc's NACK window). It drops the damaged frame, resumes at the next frame that starts
-cleanly and asks the sender for a keyframe (PLI), so the picture moves on within ``wait_ms``
-and heals within one round trip. ``repair_losses`` puts one into a receiver.
+aiortc's NACK window). It drops the damaged frame, asks the sender for a keyframe (PLI,
+again every ``wait_ms`` until one comes) and holds back the frames until it (they reference
+the lost one: decoded they would be artifacts, forwarded the far viewers' too, and the audit
+would search garbage), so the picture freezes for one round trip instead of for seconds.
+``repair_losses`` puts one into a receiver.
 
 Used for every peer that sends video *to* the relay (cameras, a partner relay's push): see
 ``Relay.publish``. Measured in ``benchmarks/far_city.py``; what aiortc does and does not do
@@ -33,16 +35,46 @@ from aiortc.utils import uint16_add
 CAPACITY = 512
 
 
+def is_keyframe(data: bytes) -> bool:
+    """A depayloaded VP8 keyframe (RFC 6386 9.1) or H.264 access unit with an IDR slice or
+    SPS (Annex B, as aiortc depayloads it)."""
+    if len(data) >= 6 and data[3:6] == b"\x9d\x01\x2a" and not data[0] & 1:
+        return True
+    i = data.find(b"\x00\x00\x01")
+    while 0 <= i < len(data) - 3:
+        if data[i + 3] & 0x1F in (5, 7):
+            return True
+        i = data.find(b"\x00\x00\x01", i + 3)
+    return False
+
+
 class RepairingJitterBuffer(JitterBuffer):
     def __init__(self, wait_ms: float, capacity: int = CAPACITY) -> None:
         super().__init__(capacity=capacity, is_video=True)
         self.wait_s = wait_ms / 1000
         self._blocked_since: float | None = None
         self._blocked_origin: int | None = None
+        # after a skip: frames up to the next keyframe reference one that never arrived
+        self._keyframe_asked: float | None = None
         self.frames_skipped = 0
         self.skips = 0
 
     def add(self, packet: RtpPacket) -> tuple[bool, JitterFrame | None]:
+        pli, frame = self._add(packet)
+        if pli:
+            self._keyframe_asked = time.monotonic()
+        if self._keyframe_asked is None or frame is None:
+            return pli, frame
+        if is_keyframe(frame.data):
+            self._keyframe_asked = None
+            return pli, frame
+        self.frames_skipped += 1  # a broken chain: held back (a freeze, not artifacts)
+        if time.monotonic() - self._keyframe_asked >= self.wait_s:
+            self._keyframe_asked = time.monotonic()
+            return True, None  # the PLI or its keyframe was lost: ask again
+        return pli, None
+
+    def _add(self, packet: RtpPacket) -> tuple[bool, JitterFrame | None]:
         pli, frame = super().add(packet)
         if self._packets[packet.sequence_number % self._capacity] is not packet:
             return pli, frame  # too late (its frame is gone) or too old: aiortc dropped it
