@@ -92,6 +92,12 @@ class MediaConfig:
     camera_timeout_s: float = 3.0
     # Encoded packets a viewer may fall behind before it skips to the next keyframe.
     viewer_queue: int = 30
+    # Video arriving at the relay (cameras, a partner relay's push): a frame still missing a
+    # packet this long after the next frame began to arrive is dropped and a keyframe asked
+    # for. More than one NACK round trip on the longest link: its RTT, twice its jitter and
+    # up to 100 ms of reordering tolerance; 0: aiortc's own buffer, which waits for 512
+    # newer packets (seconds) instead (window/media/repair.py).
+    repair_wait_ms: int = 600
 
 
 @dataclass
@@ -378,6 +384,8 @@ def validate(cfg: Config) -> None:
         raise ConfigError("media.fps: 1 to 60")
     if not 1 <= m.slate_fps <= m.fps:
         raise ConfigError("media.slate_fps: 1 to media.fps")
+    if not 0 <= m.repair_wait_ms <= 10_000:
+        raise ConfigError("media.repair_wait_ms: 0 (aiortc's own) to 10000")
     if not 0 <= cfg.server.port <= 65535:
         raise ConfigError("server.port: 0 (any free port) to 65535")
     # Smaller blocks would let identifiable detail through every fail-closed path.

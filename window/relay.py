@@ -34,6 +34,7 @@ from .media.dtls import allow_rsa_peers
 from .media.feed import Feed, FeedState
 from .media.forward import RelayIngest, open_ingest
 from .media.push import Pushes
+from .media.repair import repair_losses
 from .privacy.stage import PrivacyStage
 from .signalling.ice_servers import relay_ice_servers
 from .signalling.sdpfrag import SdpFrag
@@ -258,6 +259,8 @@ class Relay:
                 i.close()
             await close_pc(pc)
             raise
+        for t in pc.getTransceivers():  # before any media: ICE and DTLS are not done yet
+            repair_losses(t.receiver, self.cfg.media.repair_wait_ms)
         old = self.publisher_of(site)
         self.sessions[session.id] = session
         self._watch_state(session)
