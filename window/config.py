@@ -184,6 +184,15 @@ class TurnConfig:
 
 
 @dataclass
+class RetentionConfig:
+    # Operator audit entries older than this are deleted ("400d"); "forever" keeps them all.
+    # Revoked token ids are dropped by themselves once their token has expired (+ leeway).
+    audit: str = "400d"
+    # How often the relay prunes (and once at start).
+    every: str = "6h"
+
+
+@dataclass
 class LogConfig:
     level: str = "info"
     # "auto": JSON lines unless stderr is a terminal; "json" or "text" to force.
@@ -198,6 +207,7 @@ class Config:
     privacy: PrivacyConfig = field(default_factory=PrivacyConfig)
     turn: TurnConfig = field(default_factory=TurnConfig)
     log: LogConfig = field(default_factory=LogConfig)
+    retention: RetentionConfig = field(default_factory=RetentionConfig)
     sites: dict[str, SiteConfig] = field(default_factory=_default_sites)
 
     @property
@@ -378,6 +388,14 @@ def validate(cfg: Config) -> None:
             parse_duration(getattr(cfg.auth, key))
         except ValueError as e:
             raise ConfigError(f"auth.{key}: {e}") from None
+    for key in ("audit", "every"):
+        value = getattr(cfg.retention, key)
+        if key == "audit" and value == "forever":
+            continue
+        try:
+            parse_duration(value)
+        except ValueError as e:
+            raise ConfigError(f"retention.{key}: {e}") from None
 
 
 def load(
