@@ -69,7 +69,8 @@ def _astronaut_variants(n: int) -> tuple[Image, ...]:
     for i in range(n):
         g = base[:, ::-1] if i % 2 else base
         g = np.clip(g ** (0.7 + 0.6 * ((i * 37) % 100) / 100) * (0.8 + 0.4 * (i % 5) / 4), 0, 1)
-        out.append(cv2.cvtColor((g * 255).astype(np.uint8), cv2.COLOR_GRAY2BGR))
+        out.append(np.asarray(cv2.cvtColor((g * 255).astype(np.uint8), cv2.COLOR_GRAY2BGR),
+                              dtype=np.uint8))
     return tuple(out)
 
 
