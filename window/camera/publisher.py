@@ -47,7 +47,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
-from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection, RTCSessionDescription
+from aiortc import (
+    RTCConfiguration,
+    RTCIceServer,
+    RTCPeerConnection,
+    RTCRtpSender,
+    RTCSessionDescription,
+)
 
 from ..signalling.ice_servers import parse_links
 from .sources import VideoSource
@@ -216,7 +222,13 @@ class WhipPublisher:
 
         stopper = asyncio.create_task(forward_stop())
         try:
-            sender = pc.addTransceiver(self.source.view(), direction="sendonly").sender
+            transceiver = pc.addTransceiver(self.source.view(), direction="sendonly")
+            sender = transceiver.sender
+            if self.source.codec:  # encoded passthrough: offer only that codec
+                caps = RTCRtpSender.getCapabilities("video").codecs
+                transceiver.setCodecPreferences(
+                    [c for c in caps if c.mimeType.lower() in (self.source.codec.lower(),
+                                                                 "video/rtx")])
             await pc.setLocalDescription(await pc.createOffer())  # gathers all candidates
             result = await self._post(http, pc.localDescription.sdp, pc)
             if result is not None:

@@ -27,6 +27,7 @@ source must survive reconnects.
 from __future__ import annotations
 
 import asyncio
+import collections
 import concurrent.futures
 import fractions
 import logging
@@ -50,7 +51,12 @@ log = logging.getLogger("window.camera")
 
 TIME_BASE = fractions.Fraction(1, 90000)
 CLOCK_RATE = 90000
-OPTION_KEYS = frozenset({"width", "height", "fps", "marker", "seed", "label"})
+OPTION_KEYS = frozenset({"width", "height", "fps", "marker", "seed", "label", "passthrough"})
+# A live source that failed retries this often at most: a camera on the LAN costs nothing to
+# ask, and it must be back in the feed within seconds of coming back.
+LIVE_RETRY_CAP_S = 2.0
+# Encoded packets a passthrough source may hold before it drops them up to the next keyframe.
+PASSTHROUGH_QUEUE = 90
 
 
 class SourceError(Exception):
@@ -69,6 +75,7 @@ class SourceSpec:
     marker: MarkerMode | None = None
     seed: int = 0
     label: str = ""
+    passthrough: bool | None = None  # RTSP: None = yes when nothing is to be scaled
 
 
 def parse_spec(spec: str) -> SourceSpec:
@@ -94,6 +101,11 @@ def parse_spec(spec: str) -> SourceSpec:
         raise SourceError("width and height must be positive")
     if fps is not None and not 0 < fps <= 120:
         raise SourceError("fps must be in (0, 120]")
+    passthrough = None
+    if "passthrough" in options:
+        if options["passthrough"] not in ("0", "1"):
+            raise SourceError("passthrough must be 0 or 1")
+        passthrough = options["passthrough"] == "1"
     if base == "test":
         kind, target = "test", ""
     elif base.startswith(("rtsp://", "rtsps://")):
@@ -103,7 +115,7 @@ def parse_spec(spec: str) -> SourceSpec:
     else:
         kind, target = "file", base
     return SourceSpec(kind, target, width, height, fps, cast("MarkerMode | None", marker),
-                      seed, options.get("label", ""))
+                      seed, options.get("label", ""), passthrough)
 
 
 def open_source(
@@ -132,7 +144,11 @@ def open_source(
         probe_file(s.target)
         return FileSource(s.target, width=s.width, height=s.height, fps=s.fps)
     if s.kind == "rtsp":
-        return LiveSource.rtsp(s.target, width=s.width, height=s.height)
+        passthrough = s.passthrough
+        if passthrough is None:  # an H.264 camera's packets as they are, unless scaled here
+            passthrough = s.width is None and s.height is None
+        return LiveSource.rtsp(s.target, width=s.width, height=s.height,
+                               passthrough=passthrough)
     return LiveSource.device(s.target, width=s.width, height=s.height, fps=s.fps)
 
 
@@ -196,8 +212,11 @@ class VideoSource(MediaStreamTrack):  # type: ignore[misc]
     async def _in_worker(self, fn: Any, *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
 
-    async def recv(self) -> av.VideoFrame:
+    async def recv(self) -> av.VideoFrame | av.Packet[Any]:
         raise NotImplementedError
+
+    # The codec the publisher must negotiate (an encoded passthrough), or None: any.
+    codec: str | None = None
 
     def view(self) -> MediaStreamTrack:
         """A track for one peer connection; stopping it leaves the source running."""
@@ -216,11 +235,21 @@ class _SourceView(MediaStreamTrack):  # type: ignore[misc]
     def __init__(self, source: VideoSource) -> None:
         super().__init__()
         self._source = source
+        self._keyed = False
 
-    async def recv(self) -> av.VideoFrame:
-        if self.readyState != "live" or self._source.readyState != "live":
-            raise MediaStreamError
-        return await self._source.recv()
+    async def recv(self) -> av.VideoFrame | av.Packet[Any]:
+        while True:
+            if self.readyState != "live" or self._source.readyState != "live":
+                raise MediaStreamError
+            data = await self._source.recv()
+            if isinstance(data, av.Packet):
+                # A new peer connection starts at a keyframe: before one, nothing decodes.
+                self._keyed = self._keyed or data.is_keyframe
+                if not self._keyed:
+                    continue
+            else:
+                self._keyed = False  # a slate: the next packets need a keyframe again
+            return data
 
 
 class _Pacer:
@@ -367,9 +396,17 @@ class LiveSource(VideoSource):
         width: int | None = None,
         height: int | None = None,
         stall: float = 3.0,
+        passthrough: bool = False,
     ) -> None:
         super().__init__()
         self.url = url
+        # H.264 in: its packets go out as they are (no decode, no encode here); other
+        # codecs are decoded and encoded again as usual.
+        self.passthrough = passthrough
+        self.codec = "video/H264" if passthrough else None
+        self._queue: collections.deque[av.VideoFrame | av.Packet[Any]] = collections.deque()
+        self._skip_to_key = False
+        self.dropped = 0
         self._format = format
         self._options = dict(options or {})
         self._width, self._height = width, height
@@ -387,10 +424,10 @@ class LiveSource(VideoSource):
         self.frames_in = 0
 
     @classmethod
-    def rtsp(cls, url: str, *, width: int | None = None, height: int | None = None
-             ) -> LiveSource:
+    def rtsp(cls, url: str, *, width: int | None = None, height: int | None = None,
+             passthrough: bool = False) -> LiveSource:
         return cls(url, options={"rtsp_transport": "tcp", "fflags": "nobuffer"},
-                   width=width, height=height)
+                   width=width, height=height, passthrough=passthrough)
 
     @classmethod
     def device(cls, path: str, *, width: int | None = None, height: int | None = None,
@@ -416,31 +453,73 @@ class LiveSource(VideoSource):
                 with av.open(self.url, format=self._format, options=self._options,
                              timeout=(10.0, 5.0)) as container:
                     stream = container.streams.video[0]
-                    stream.thread_type = "AUTO"
-                    log.info("source %s opened", self._safe_url())
-                    for frame in container.decode(stream):
-                        if self._stop.is_set():
-                            return
-                        self._publish(to_yuv420p(frame, self._width, self._height))
-                        delay = 1.0
+                    ctx = stream.codec_context
+                    if self.passthrough and ctx.name == "h264":
+                        log.info("source %s opened: H.264 %sx%s passed through (not decoded)",
+                                 self._safe_url(), ctx.width, ctx.height)
+                        with self._lock:
+                            self._size = (ctx.width or self._size[0], ctx.height or self._size[1])
+                        extradata = bytes(ctx.extradata or b"")
+                        for packet in container.demux(stream):
+                            if self._stop.is_set():
+                                return
+                            if packet.size:
+                                self._publish_packet(packet, extradata)
+                                delay = 0.5
+                    else:
+                        if self.passthrough:
+                            log.warning("source %s is %s, not H.264: decoded and encoded again",
+                                        self._safe_url(), ctx.name)
+                        stream.thread_type = "AUTO"
+                        log.info("source %s opened", self._safe_url())
+                        for frame in container.decode(stream):
+                            if self._stop.is_set():
+                                return
+                            self._publish(to_yuv420p(frame, self._width, self._height))
+                            delay = 0.5
                 log.warning("source %s: end of stream", self._safe_url())
             except Exception as exc:  # any decoder/network error: reopen
                 log.warning("source %s: %s", self._safe_url(), exc)
             self.reconnects += 1
             self._stop.wait(delay)
-            delay = min(delay * 2, 30.0)
+            delay = min(delay * 2, LIVE_RETRY_CAP_S)
+
+    def _publish_packet(self, packet: av.Packet[Any], extradata: bytes) -> None:
+        """Queue one encoded access unit (every one counts: a lost packet breaks the
+        pictures up to the next keyframe, so a full queue drops up to that keyframe)."""
+        key = bool(packet.is_keyframe)
+        data = bytes(packet)
+        if key and extradata.startswith((b"\0\0\0\1", b"\0\0\1")):
+            data = extradata + data  # SPS/PPS (from the SDP) before every keyframe
+        out = av.Packet(data)
+        out.is_keyframe = key
+        with self._lock:
+            if len(self._queue) >= PASSTHROUGH_QUEUE:
+                self.dropped += len(self._queue)
+                self._queue.clear()
+                self._skip_to_key = True
+            if self._skip_to_key and not key:
+                self.dropped += 1
+                return
+            self._skip_to_key = False
+            self._queue.append(out)
+        self._published()
 
     def _publish(self, frame: av.VideoFrame) -> None:
         with self._lock:
-            self.frames_in += 1
             self._latest = frame
-            self._latest_at = time.monotonic()
             self._size = (frame.width, frame.height)
+        self._published()
+
+    def _published(self) -> None:
+        with self._lock:
+            self.frames_in += 1
+            self._latest_at = time.monotonic()
         loop = self._loop
         if loop is not None and not loop.is_closed():
             loop.call_soon_threadsafe(self._new.set)
 
-    async def recv(self) -> av.VideoFrame:
+    async def recv(self) -> av.VideoFrame | av.Packet[Any]:
         if self.readyState != "live":
             raise MediaStreamError
         if self._thread is None:
@@ -459,11 +538,28 @@ class LiveSource(VideoSource):
             return self._stamp(await self._in_worker(_slate, w, h, "camera source unavailable"))
         self._new.clear()
         with self._lock:
+            if self._queue:
+                packet, at = self._queue.popleft(), self._latest_at
+                if self._queue:
+                    self._new.set()  # more are waiting
+                if isinstance(packet, av.Packet):
+                    return self._stamp_packet(packet)
+                return self._stamp(packet, at)
             frame, at = self._latest, self._latest_at
             self._latest = None
         if frame is None:  # raced with a previous recv; wait for the next one
             return await self.recv()
         return self._stamp(frame, at)
+
+    def _stamp_packet(self, packet: av.Packet[Any]) -> av.Packet[Any]:
+        """A packet on the same 90 kHz capture clock as frames (the camera's own timestamps
+        restart at every reconnect)."""
+        pts = max(round((time.monotonic() - self._t0) * CLOCK_RATE), self._last_pts + 1)
+        self._last_pts = pts
+        packet.pts = pts
+        packet.dts = pts
+        packet.time_base = TIME_BASE
+        return packet
 
     def stop(self) -> None:
         self._stop.set()
