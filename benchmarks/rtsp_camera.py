@@ -13,7 +13,9 @@ runs in its own process and publishes the RTSP stream:
 * ``h264``: decoded and encoded again as H.264 (libx264 through aiortc).
 
 For each: the agent's CPU (user + system, all threads, from ``/proc``) over ``--seconds``
-after a settling time, the frames per second the relay receives from it, and its RSS.
+after a settling time, the frames per second the relay receives from it, CPU per frame
+delivered (a starved encoder delivers fewer frames, so its CPU share alone flatters it), and
+its RSS.
 The ratio to ``vp8`` is the figure that matters (the machine is shared and noisy).
 
     .venv/bin/python benchmarks/rtsp_camera.py --seconds 30
@@ -106,8 +108,10 @@ async def main_async(args: argparse.Namespace) -> int:
         for mode in args.modes.split(","):
             r = await measure(mode, args.seconds, args.settle, rtsp)
             results[mode] = r
+            r["ms_per_frame"] = r["cpu_pct"] * 10 / max(r["fps"], 0.1)
             print(f"{mode:>12}: agent CPU {r['cpu_pct']:5.1f} % of a core, relay receives "
-                  f"{r['fps']:4.1f} fps at {r['width']:.0f}×{r['height']:.0f}, agent RSS "
+                  f"{r['fps']:4.1f} fps at {r['width']:.0f}×{r['height']:.0f}, "
+                  f"{r['ms_per_frame']:.2f} ms CPU per frame delivered, agent RSS "
                   f"{r['rss_mb']:.0f} MB", flush=True)
     finally:
         await rtsp.stop()
@@ -115,7 +119,8 @@ async def main_async(args: argparse.Namespace) -> int:
         base = results["vp8"]["cpu_pct"]
         for mode, r in results.items():
             if mode != "vp8":
-                print(f"ratio {mode}/vp8 (agent CPU): {r['cpu_pct'] / base:.3f}")
+                print(f"ratio {mode}/vp8: agent CPU {r['cpu_pct'] / base:.3f}, CPU per frame "
+                      f"{r['ms_per_frame'] / results['vp8']['ms_per_frame']:.3f}")
     print(f"load at the end: {os.getloadavg()[0]:.1f}")
     return 0
 
