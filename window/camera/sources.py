@@ -5,14 +5,18 @@
 * ``test`` — ``SyntheticSource``: the ``TestScene`` street with real faces (1280×720, 30 fps).
 * a file path — ``FileSource``: decoded with PyAV, looped forever, paced at the file's own
   timestamps.
-* ``rtsp://…`` — ``LiveSource`` over PyAV with ``rtsp_transport=tcp``; reconnects on error.
+* ``rtsp://…`` — ``LiveSource`` over PyAV with ``rtsp_transport=tcp``; reconnects on error
+  (every 2 s at most, so a camera that comes back is live again within seconds). An H.264
+  camera's packets are passed through as they are (no decode, no encode on the agent: the
+  publisher then offers H.264 only) unless the spec asks to scale (``width``/``height``) or
+  says ``passthrough=0``; another codec is decoded and encoded again.
 * ``/dev/videoN`` — ``LiveSource`` over PyAV's ``v4l2`` input.
 
 Options ride on the spec as a query string, e.g. ``test?width=640&height=360&fps=15``,
 ``clip.mp4?width=1280&height=720``: if every key after the last ``?`` is a known option
-(``width``, ``height``, ``fps``, ``marker``, ``seed``, ``label``) it is stripped, otherwise
-the ``?`` belongs to the source (an RTSP URL with its own query, say). Keyword arguments
-of ``open_source`` override the spec.
+(``width``, ``height``, ``fps``, ``marker``, ``seed``, ``label``, ``passthrough``) it is
+stripped, otherwise the ``?`` belongs to the source (an RTSP URL with its own query, say).
+Keyword arguments of ``open_source`` override the spec.
 
 Every source decodes/renders off the event loop (a single worker thread per source; live
 sources use a reader thread that keeps only the newest frame, so a slow consumer never
