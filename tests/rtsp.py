@@ -25,12 +25,13 @@ class RtspServer:
     def url(self) -> str:
         return f"rtsp://127.0.0.1:{self.port}/cam"
 
-    async def start(self, width: int, height: int, fps: int = 15) -> None:
+    async def start(self, width: int, height: int, fps: int = 15,
+                    profile: str = "constrained-baseline") -> None:
         if not shutil.which(PYTHON):
             raise RuntimeError(f"{PYTHON} missing: apt-get install {PACKAGES}")
         self.proc = await asyncio.create_subprocess_exec(
             PYTHON, str(SERVER), "--port", str(self.port), "--width", str(width),
-            "--height", str(height), "--fps", str(fps),
+            "--height", str(height), "--fps", str(fps), "--profile", profile,
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
         assert self.proc.stdout is not None
         line = await asyncio.wait_for(self.proc.stdout.readline(), 20)

@@ -7,7 +7,8 @@ venv), as a subprocess: ``tests/rtsp.py`` does that.
     /usr/bin/python3 tests/rtsp_server.py --port 0 --width 1280 --height 720 --fps 30
 
 Serves ``rtsp://127.0.0.1:PORT/cam``: a live test pattern (a moving ball)
-encoded with x264 (baseline, a keyframe every second, SPS/PPS in band), one shared media for
+encoded with x264 (`--profile`, constrained baseline by default; a keyframe every second,
+SPS/PPS in band), one shared media for
 every client. Prints ``{"port": PORT}`` on stdout once it listens; runs until killed.
 """
 
@@ -31,6 +32,8 @@ def main() -> int:
     ap.add_argument("--height", type=int, default=720)
     ap.add_argument("--fps", type=int, default=30)
     ap.add_argument("--bitrate", type=int, default=2500, help="kbit/s")
+    ap.add_argument("--profile", default="constrained-baseline",
+                    help="H.264 profile: constrained-baseline, main or high (most IP cameras)")
     args = ap.parse_args()
     Gst.init(None)
     server = GstRtspServer.RTSPServer()
@@ -42,7 +45,7 @@ def main() -> int:
         f"video/x-raw,width={args.width},height={args.height},framerate={args.fps}/1 ! "
         f"x264enc tune=zerolatency speed-preset=ultrafast "
         f"key-int-max={args.fps} bitrate={args.bitrate} ! "
-        f"video/x-h264,profile=constrained-baseline ! "
+        f"video/x-h264,profile={args.profile} ! "
         f"rtph264pay name=pay0 pt=96 config-interval=1 )")
     factory.set_shared(True)
     server.get_mount_points().add_factory("/cam", factory)

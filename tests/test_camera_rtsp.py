@@ -49,7 +49,7 @@ async def _stop(proc: asyncio.subprocess.Process) -> None:
 async def test_rtsp_camera_comes_back_after_the_server_restarts_with_another_size(
         tmp_path: Path) -> None:
     rtsp = RtspServer()
-    await rtsp.start(640, 360)
+    await rtsp.start(640, 360, profile="high")  # what most IP cameras send
     log = tmp_path / "camera.log"
     try:
         async with running(small_config(tmp_path)) as server:
