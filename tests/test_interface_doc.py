@@ -23,7 +23,7 @@ from window.cli import build_parser
 DOC = (Path(__file__).resolve().parent.parent / "docs" / "interface.md").read_text()
 
 PENDING = {
-    "roles": {"relay"},  # issue 9: two relays
+    "roles": set(),
     "statuses": {429},  # issue 14: sessions per token
 }
 

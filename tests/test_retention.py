@@ -35,7 +35,7 @@ def _revoked_at(path: Path, jti: str, revoked_at: float, expires_at: int | None)
 
 
 def test_policy_keeps_what_it_must_and_drops_the_rest(tmp_path: Path) -> None:
-    cfg = small_config(tmp_path, retention={"audit": "400d"},
+    cfg = small_config(tmp_path, retention={"audit_log": "400d"},
                        auth={"leeway_s": 30, "max_ttl": "30d"})
     store = Store(tmp_path)
     now = time.time()
@@ -64,7 +64,7 @@ def test_policy_keeps_what_it_must_and_drops_the_rest(tmp_path: Path) -> None:
 
 
 def test_forever_keeps_every_audit_entry(tmp_path: Path) -> None:
-    cfg = small_config(tmp_path, retention={"audit": "forever"})
+    cfg = small_config(tmp_path, retention={"audit_log": "forever"})
     store = Store(tmp_path)
     _old_audit(tmp_path, time.time() - 5000 * DAY, "curtain.down")
     try:
@@ -77,8 +77,8 @@ def test_forever_keeps_every_audit_entry(tmp_path: Path) -> None:
 def test_bad_retention_is_refused_with_its_key(tmp_path: Path) -> None:
     from window.errors import ConfigError
 
-    with pytest.raises(ConfigError, match="retention.audit"):
-        small_config(tmp_path, retention={"audit": "a year"})
+    with pytest.raises(ConfigError, match="retention.audit_log"):
+        small_config(tmp_path, retention={"audit_log": "a year"})
 
 
 async def test_revoking_keeps_the_tokens_expiry_for_retention(tmp_path: Path) -> None:
@@ -104,7 +104,7 @@ async def test_the_relay_prunes_by_itself_and_logs_it(tmp_path: Path,
     now = time.time()
     _old_audit(tmp_path, now - 3 * DAY, "curtain.down")
     _revoked_at(tmp_path, "gone", now - 3 * DAY, int(now - 2 * DAY))
-    cfg = small_config(tmp_path, retention={"audit": "2d", "every": "1s"})
+    cfg = small_config(tmp_path, retention={"audit_log": "2d", "every": "1s"})
     caplog.set_level(logging.INFO, logger="window.retention")
     async with running(cfg) as server:
         for _ in range(100):

@@ -1,7 +1,7 @@
 """Retention: the relay prunes its store by itself, at start and every ``retention.every``.
 
-What goes (``Store.prune``): audit entries older than ``retention.audit`` (400 days by
-default; ``forever`` keeps them), and revoked token ids once the token they name has expired
+What goes (``Store.prune``): audit log entries older than ``retention.audit_log`` (400 days
+by default; ``forever`` keeps them), and revoked token ids once the token they name has expired
 more than ``auth.leeway_s`` ago (a token whose expiry is not known: ``auth.max_ttl`` after its
 revocation). Every pass logs one line with what it deleted; a pass that deleted audit entries
 leaves one ``audit.pruned`` entry saying how many and up to when, so the log itself shows
@@ -23,7 +23,8 @@ log = logging.getLogger("window.retention")
 
 def audit_keep_s(cfg: Config) -> int | None:
     """Seconds audit entries are kept; ``None`` for ever."""
-    return None if cfg.retention.audit == "forever" else parse_duration(cfg.retention.audit)
+    keep = cfg.retention.audit_log
+    return None if keep == "forever" else parse_duration(keep)
 
 
 def prune_once(store: Store, cfg: Config, now: float | None = None) -> Pruned:
@@ -33,10 +34,10 @@ def prune_once(store: Store, cfg: Config, now: float | None = None) -> Pruned:
     if pruned.audit:
         store.audit("relay", "audit.pruned", "", {
             "entries": pruned.audit, "before": round(pruned.audit_before or 0),
-            "kept": cfg.retention.audit})
+            "kept": cfg.retention.audit_log})
     log.info("retention pass", extra={
         "audit_deleted": pruned.audit, "revoked_dropped": pruned.revoked,
-        "audit_kept": cfg.retention.audit,
+        "audit_kept": cfg.retention.audit_log,
         "audit_before": (time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(pruned.audit_before))
                          if pruned.audit_before is not None else "")})
     return pruned
