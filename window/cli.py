@@ -1,4 +1,4 @@
-"""The ``window`` command: serve, token, camera, demo."""
+"""The ``window`` command: serve, token, camera, demo, backup, restore."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from . import logs
+from . import backup, logs
 from .config import Config, load
 from .durations import parse_duration
 from .errors import ConfigError
@@ -60,6 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
     camera.add_argument("--token", required=True)
     camera.add_argument("--source", default="test",
                         help="test, a video file, rtsp://..., or /dev/videoN")
+
+    backup.add_parsers(sub, _add_config_flags)
 
     demo = sub.add_parser("demo", help="relay plus simulated cameras for every site")
     demo.add_argument("--port", type=int, default=8080)
@@ -163,9 +165,18 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return _run_until_signal(main)
 
 
+def cmd_backup(args: argparse.Namespace) -> int:
+    return backup.cmd_backup(args, _load(args))
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    return backup.cmd_restore(args, _load(args))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    commands = {"serve": cmd_serve, "token": cmd_token, "camera": cmd_camera, "demo": cmd_demo}
+    commands = {"serve": cmd_serve, "token": cmd_token, "camera": cmd_camera, "demo": cmd_demo,
+                "backup": cmd_backup, "restore": cmd_restore}
     try:
         return commands[args.command](args)
     except ConfigError as e:

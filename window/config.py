@@ -219,6 +219,15 @@ class TurnConfig:
 
 
 @dataclass
+class RetentionConfig:
+    # Operator audit entries older than this are deleted ("400d"); "forever" keeps them all.
+    # Revoked token ids are dropped by themselves once their token has expired (+ leeway).
+    audit_log: str = "400d"
+    # How often the relay prunes (and once at start).
+    every: str = "6h"
+
+
+@dataclass
 class LogConfig:
     level: str = "info"
     # "auto": JSON lines unless stderr is a terminal; "json" or "text" to force.
@@ -233,6 +242,7 @@ class Config:
     privacy: PrivacyConfig = field(default_factory=PrivacyConfig)
     turn: TurnConfig = field(default_factory=TurnConfig)
     log: LogConfig = field(default_factory=LogConfig)
+    retention: RetentionConfig = field(default_factory=RetentionConfig)
     audit: AuditConfig = field(default_factory=AuditConfig)
     sites: dict[str, SiteConfig] = field(default_factory=_default_sites)
 
@@ -421,6 +431,14 @@ def validate(cfg: Config) -> None:
             parse_duration(getattr(cfg.auth, key))
         except ValueError as e:
             raise ConfigError(f"auth.{key}: {e}") from None
+    for key in ("audit_log", "every"):
+        value = getattr(cfg.retention, key)
+        if key == "audit_log" and value == "forever":
+            continue
+        try:
+            parse_duration(value)
+        except ValueError as e:
+            raise ConfigError(f"retention.{key}: {e}") from None
 
 
 def validate_pushes(site: str, pushes: list[PushConfig]) -> None:
