@@ -92,6 +92,13 @@ function makeCard(site, s) {
     catch (e) { report(e); }
     finally { curtain.disabled = false; }
   });
+  const clear = q(card, ".audit-clear");
+  clear.addEventListener("click", async () => {
+    clear.disabled = true;
+    try { await api("POST", `/api/sites/${site}/audit/clear`); await loadStatus(); loadAudit(); }
+    catch (e) { report(e); }
+    finally { clear.disabled = false; }
+  });
   const select = q(card, ".mode");
   select.addEventListener("change", async () => {
     try { update(site, await api("PUT", `/api/sites/${site}/privacy`, { mode: select.value })); }
@@ -140,6 +147,14 @@ function update(site, s) {
   if (sum.feed) renderHealth(card, sum);
 }
 
+/** A definition list of [term, description] rows. @param {HTMLElement} dl @param {string[][]} rows */
+function fill(dl, rows) {
+  dl.replaceChildren(...rows.flatMap(([k, v]) => [
+    Object.assign(document.createElement("dt"), { textContent: k }),
+    Object.assign(document.createElement("dd"), { textContent: v }),
+  ]));
+}
+
 /** @param {HTMLElement} card @param {any} s */
 function renderHealth(card, s) {
   const p = s.feed.privacy || {};
@@ -158,10 +173,8 @@ function renderHealth(card, s) {
     [tr.t("admin.h_hours"), `${hoursText(s.hours, tr)} · ${tr.t(s.open ? "admin.open_now"
       : "admin.closed_now")}`],
   ];
-  q(card, ".health").replaceChildren(...rows.flatMap(([k, v]) => [
-    Object.assign(document.createElement("dt"), { textContent: k }),
-    Object.assign(document.createElement("dd"), { textContent: v }),
-  ]));
+  fill(q(card, ".health"), rows);
+  renderLink(card, s);
   const sessions = [...(s.camera_session ? [s.camera_session] : []), ...s.viewer_sessions];
   q(card, ".sessions").replaceChildren(...sessions.map((x) => {
     const row = document.createElement("tr");
@@ -183,6 +196,47 @@ function renderHealth(card, s) {
     row.append(td);
     return row;
   }));
+}
+
+/** @param {number | null | undefined} t Unix s */
+function since(t) {
+  return t ? new Date(t * 1000).toLocaleTimeString(tr.locale, { hourCycle: "h23" }) : "?";
+}
+
+/** The link between two relays: this site's pushes, a feed arriving from a partner, the
+ * audit of that feed and its alert. @param {HTMLElement} card @param {any} s */
+function renderLink(card, s) {
+  /** @type {string[][]} */
+  const rows = [];
+  const r = s.relay_source;
+  if (r) {
+    const how = r.mode === "forward" ? tr.t("admin.link_forwarded")
+      : tr.t("admin.link_processed", { mode: r.mode });
+    rows.push([tr.t("admin.link_from"), `${r.subject} · ${how} · ${r.fps_in} fps · `
+               + tr.t("admin.link_since", { time: since(r.since) })]);
+    const a = s.audit || {};
+    rows.push([tr.t("admin.link_audit"), a.alert ? tr.t("admin.link_alert")
+      : tr.t("admin.link_clean", { samples: a.samples ?? 0 }) + (a.last_ms != null ? ` · ${a.last_ms} ms` : "")]);
+  }
+  for (const p of s.pushes || []) {
+    const figures = p.state === "connected"
+      ? ` · ${p.bitrate_kbps ?? "…"} kbit/s · RTT ${p.rtt_ms ?? "–"} ms · lost ${p.packets_lost ?? 0}`
+      : (p.last_error ? ` · ${p.last_error}` : "");
+    rows.push([tr.t("admin.link_push", { url: p.url }),
+               `${p.state} · ${tr.t("admin.link_since", { time: since(p.since) })}${figures} · `
+               + tr.t("admin.link_reconnects", { count: p.reconnects })]);
+  }
+  const link = q(card, ".link");
+  link.dataset.pushes = String((s.pushes || []).length);
+  fill(link, rows);
+  const alertBox = q(card, ".audit-alert");
+  const alert = s.audit?.alert;
+  card.dataset.audit = alert ? "alert" : "clean";
+  alertBox.classList.toggle("hidden", !alert);
+  if (alert) {
+    q(alertBox, ".audit-text").textContent = tr.t("admin.audit_alert", {
+      faces: alert.faces, time: since(alert.at), subject: alert.subject });
+  }
 }
 
 async function loadStatus() {
@@ -315,6 +369,7 @@ async function main() {
     const m = /** @type {CustomEvent} */ (e).detail;
     if (cards.has(m.site)) update(m.site, { viewers: m.count });
   });
+  events.addEventListener("audit", () => { loadStatus(); loadAudit(); });
   events.addEventListener("up", () => { for (const c of cards.values()) c.player.reconnectSoon(); });
   events.start();
   const poll = async () => { if (await loadStatus()) setTimeout(poll, STATUS_MS); };

@@ -60,8 +60,14 @@ def page_routes(web_dir: Path, sites: set[str]) -> list[web.AbstractRouteDef]:
                                                "Content-Type": "font/otf",
                                                "X-Content-Type-Options": "nosniff"})
 
+    async def favicon(request: web.Request) -> web.StreamResponse:
+        # /favicon.ico too: browsers and crawlers ask for it whatever the page declares.
+        return web.FileResponse(web_dir / "favicon.svg", headers={
+            "Content-Type": "image/svg+xml", "Cache-Control": "max-age=86400"})
+
     routes: list[web.AbstractRouteDef] = [
         page("view", True), page("screen", True), page("admin", False), web.get("/", index),
+        web.get("/favicon.svg", favicon), web.get("/favicon.ico", favicon),
         web.get("/fonts/cjk.otf", cjk_font)]
     for folder in ("js", "css", "img", "i18n"):
         if (web_dir / folder).is_dir():
