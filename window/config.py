@@ -175,12 +175,14 @@ class AuditConfig:
     """How a relay checks feeds that partner relays push to it ("trust, but verify")."""
 
     # Arriving frames searched for faces per second, at this width (a face the partner
-    # should have blurred is found from ≈ 48 px of a 720p frame up at 640).
-    fps: float = 5.0
-    width: int = 640
+    # should have blurred is found from ≈ 64 px of a 720p frame up at 480; 640: ≈ 48 px,
+    # at about twice the CPU). 3 a second and 2 hits: caught within ≈ 0.7 s.
+    fps: float = 3.0
+    width: int = 480
     # Detector score that counts as a face, in `hits` samples in a row; then the feed is
     # processed by this relay's own privacy step until an operator clears the alert.
-    # (Measured on the test street: pixelated faces score up to 0.50, unblurred ones 0.77+.)
+    # (Measured on the test street at 640: pixelated faces score up to 0.50, unblurred ones
+    # 0.77 and more.)
     threshold: float = 0.65
     hits: int = 2
 
