@@ -118,11 +118,11 @@ class Endpoint:
         grant = self.guard.grant_of_owner(token) if hanging_up else self.guard.grant(token)
         session = self.relay.session(request.match_info["site"], request.match_info["session"],
                                      self.kind)
-        if grant.jti != session.grant.jti and grant.role != "admin":
-            raise Forbidden("this session belongs to another token")
         if grant.expires_at + self.cfg.auth.leeway_s < time.time() and (
                 grant.jti != session.grant.jti):
             raise Unauthorized("token expired")  # only the owner hangs up with an expired one
+        if grant.jti != session.grant.jti and grant.role != "admin":
+            raise Forbidden("this session belongs to another token")
         return session
 
     async def patch(self, request: web.Request) -> web.Response:
