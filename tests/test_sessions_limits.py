@@ -149,7 +149,7 @@ async def test_an_expired_token_of_another_id_cannot_hang_up(server: Server) -> 
 async def test_a_second_camera_token_gets_409_while_the_first_publishes(
         server: Server) -> None:
     first, intruder = tok(server, "camera", "bochum"), tok(server, "camera", "bochum")
-    pub, track = await publish(server.url, "bochum", first)
+    pub, _track = await publish(server.url, "bochum", first)
     viewer = await watch(server.url, "bochum", tok(server, "screen", "tsukuba"))
     await viewer.wait_for(bright)
     for _ in range(3):  # again and again: the real camera stays on the screen
