@@ -165,3 +165,44 @@ async def test_turn_credentials_end_with_the_token_and_only_for_media_roles(
         assert await links("/whep/bochum", cam) == []
         assert len(await links("/whip/bochum", cam)) == 1
         assert await links("/whip/tsukuba", cam) == []
+
+
+# 10. what the docs say is what the relay does ------------------------------------------------
+async def test_a_cli_revocation_ends_open_sessions_within_seconds(server: Server, token) -> None:  # type: ignore[no-untyped-def]
+    """docs/operations.md: the CLI writes to window.db; the relay ends the sessions in ≈ 2 s."""
+    from peers import watch
+
+    from window.store import Store
+
+    viewer = token("viewer")
+    v = await watch(server.url, "bochum", viewer)
+    other = Store(server.cfg.data_path)  # what `window token revoke` does, from its process
+    other.revoke(server.guard.grant(viewer).jti, reason="cli")
+    other.close()
+    deadline = time.monotonic() + 8
+    while server.relay.viewers_of("bochum") and time.monotonic() < deadline:
+        await asyncio.sleep(0.1)
+    assert not server.relay.viewers_of("bochum")
+    await v.close()
+    ops = (Path(__file__).parent.parent / "docs" / "operations.md").read_text()
+    assert "continues until it\nends" not in ops and "ends every media session" in ops
+
+
+async def test_x_forwarded_for_is_believed_from_trusted_proxies_only(tmp_path: Path) -> None:
+    """docs/deployment.md: X-Forwarded-For counts from server.trusted_proxies only."""
+    cfg = small_config(tmp_path, server={"trusted_proxies": ["127.0.0.1"]},
+                       limits={"events_sockets_per_address": 1})
+    async with running(cfg) as srv, aiohttp.ClientSession() as http:
+        viewer = mint(cfg, srv.keys, role=Role.VIEWER, ttl_s=60)[0]
+        a = await http.ws_connect(ws_url(srv), headers={"X-Forwarded-For": "198.51.100.7"})
+        await a.send_json({"type": "auth", "token": viewer})
+        assert (await a.receive_json(timeout=5))["type"] == "hello"
+        # another client behind the same proxy is not refused: the cap is per client address
+        b = await http.ws_connect(ws_url(srv), headers={"X-Forwarded-For": "198.51.100.8"})
+        with pytest.raises(aiohttp.WSServerHandshakeError):
+            await http.ws_connect(ws_url(srv), headers={"X-Forwarded-For": "198.51.100.7"})
+        await a.close()
+        await b.close()
+    deployment = (Path(__file__).parent.parent / "docs" / "deployment.md").read_text()
+    assert "does not read `X-Forwarded-For`" not in deployment
+    assert "trusted_proxies" in deployment
