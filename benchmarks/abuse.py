@@ -49,6 +49,7 @@ def mint_tokens(cfg: Any, keys: Any, sites: tuple[str, ...], ttl: int) -> dict[s
     return {
         "viewer": one(Role.VIEWER, subject="abuse-one-viewer"),
         "photographed_screen": one(Role.SCREEN, sites[0], "abuse-photographed-kiosk"),
+        "watches": partner[sites[0]],
         "fillers": [one(Role.VIEWER, subject=f"abuse-filler-{i}") for i in range(FILL_TOKENS)],
         "cameras": {site: one(Role.CAMERA, site, "abuse-camera") for site in sites},
         # the honest screens: screens[site] stands in the partner city and watches ``site``
@@ -86,9 +87,9 @@ class Abuse:
         self.sdp = pc.localDescription.sdp  # one real offer, posted again and again
         await pc.close()
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=15)) as http:
-            jobs = [self.flood(http, "one viewer token", self.tokens["viewer"], 0.25),
+            jobs = [self.flood(http, "one viewer token", self.tokens["viewer"], "bochum"),
                     self.flood(http, "photographed screen token",
-                               self.tokens["photographed_screen"], 0.25),
+                               self.tokens["photographed_screen"], self.tokens["watches"]),
                     self.fill(http), self.candidates(http), self.events(http)]
             jobs += [self.hijack(http, site, tok) for site, tok in self.tokens["cameras"].items()]
             jobs += [self.screen(http, site, tok) for site, tok in self.tokens["screens"].items()]
@@ -106,9 +107,8 @@ class Abuse:
             self.errors[f"{what}: {type(e).__name__}"] += 1
             return 0
 
-    async def flood(self, http: aiohttp.ClientSession, what: str, token: str,
-                    pause: float) -> None:
-        site = self.rng.choice(["bochum", "tsukuba"])
+    async def flood(self, http: aiohttp.ClientSession, what: str, token: str, site: str,
+                    pause: float = 0.25) -> None:
         while not self.stop.is_set():
             await self.post(http, f"/whep/{site}", token, self.sdp, what)
             await self.hold(pause)
@@ -120,7 +120,7 @@ class Abuse:
                 for _ in range(2):
                     await self.post(http, f"/whep/{FILL_SITE}", token, self.sdp,
                                     "filler viewer tokens")
-            await self.hold(5.0)
+            await self.hold(10.0)
 
     async def candidates(self, http: aiohttp.ClientSession) -> None:
         junk = "".join(f"a=candidate:{i} 1 udp {2130706431 - i} 127.0.0.1 {20000 + i} typ host"

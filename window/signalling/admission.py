@@ -35,6 +35,7 @@ from .session import Session, SessionKind
 log = logging.getLogger("window.admission")
 
 RECENT = 50  # refusals kept for operators
+LOG_EVERY_S = 60.0  # one log line per token id and reason this often, however hard it tries
 # Roles that get the reserved viewer slots.
 RESERVED_FOR = frozenset({Role.SCREEN, Role.ADMIN})
 
@@ -46,6 +47,7 @@ class Admission:
         self._inflight_viewers: collections.Counter[str] = collections.Counter()  # site -> n
         self.refused: collections.Counter[tuple[str, str, str]] = collections.Counter()
         self.recent: collections.deque[dict[str, Any]] = collections.deque(maxlen=RECENT)
+        self._logged: dict[tuple[str, str], tuple[float, int]] = {}  # -> (when, suppressed)
 
     def cap_of(self, grant: Grant) -> int:
         if grant.max_sessions is not None:
@@ -125,7 +127,17 @@ class Admission:
                  "role": str(grant.role), "subject": grant.subject, "jti": grant.jti,
                  "remote": remote, "detail": text, **detail}
         self.recent.append(entry)
-        log.warning("session refused", extra={k: v for k, v in entry.items() if k != "at"})
+        # A flood of refusals is not a flood of log lines: the first, then one a minute.
+        key, now = (reason, grant.jti), time.monotonic()
+        last, suppressed = self._logged.get(key, (float("-inf"), 0))
+        if now - last < LOG_EVERY_S:
+            self._logged[key] = (last, suppressed + 1)
+            return
+        if len(self._logged) > 10_000:
+            self._logged = {k: v for k, v in self._logged.items() if now - v[0] < LOG_EVERY_S}
+        self._logged[key] = (now, 0)
+        log.warning("session refused", extra={**{k: v for k, v in entry.items() if k != "at"},
+                                              "since_last_line": suppressed})
 
     def summary(self) -> dict[str, Any]:
         """For operators: refusals by reason, and the latest ones (newest first)."""
