@@ -22,6 +22,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import logging
+import math
 import time
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -115,7 +116,8 @@ class Admission:
         timeout = self.cfg.media.camera_timeout_s
         if silent_s < timeout:
             e = Conflict(f"site {site!r} has a live camera under another token; it may be "
-                         f"replaced once it has been silent for {timeout:g} s")
+                         f"replaced once it has been silent for {timeout:g} s",
+                         headers={"Retry-After": str(max(1, math.ceil(timeout - silent_s)))})
             self.note_refusal("camera_live", site, grant, remote, e.reason,
                               current=current.grant.jti)
             raise e
