@@ -92,7 +92,7 @@ class Abuse:
                                self.tokens["photographed_screen"], self.tokens["watches"]),
                     self.fill(http), self.candidates(http), self.events(http)]
             jobs += [self.hijack(http, site, tok) for site, tok in self.tokens["cameras"].items()]
-            jobs += [self.screen(http, site, tok) for site, tok in self.tokens["screens"].items()]
+            jobs += [self.screen(site, tok) for site, tok in self.tokens["screens"].items()]
             await asyncio.gather(*jobs, return_exceptions=True)
 
     async def post(self, http: aiohttp.ClientSession, path: str, token: str, sdp: str,
@@ -141,10 +141,19 @@ class Abuse:
             await self.hold(self.rng.uniform(3, 8))
             await self.post(http, f"/whip/{site}", token, sdp, f"other camera token {site}")
 
+    async def silent(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        """Say nothing; see when the relay hangs up."""
+        with contextlib.suppress(Exception):
+            msg = await ws.receive(timeout=30)
+            while msg.type is aiohttp.WSMsgType.TEXT:
+                msg = await ws.receive(timeout=30)
+            self.statuses[f"/events silent closed {msg.data}"] += 1
+        await ws.close()
+
     async def events(self, http: aiohttp.ClientSession) -> None:
         ws_url = self.url.replace("http", "ws") + "/events"
         nested = "[" * 4000 + "]" * 4000
-        held: list[aiohttp.ClientWebSocketResponse] = []
+        held: set[asyncio.Task[None]] = set()
         while not self.stop.is_set():
             for what, message in (("nested", nested), ("oversized", "x" * 200_000),
                                   ("silent", None)):
@@ -157,7 +166,9 @@ class Abuse:
                     self.errors[f"/events: {type(e).__name__}"] += 1
                     continue
                 if message is None:
-                    held.append(ws)  # says nothing: the relay closes it soon
+                    task = asyncio.create_task(self.silent(ws))
+                    held.add(task)
+                    task.add_done_callback(held.discard)
                 else:
                     with contextlib.suppress(Exception):
                         await ws.send_str(message)
@@ -166,15 +177,16 @@ class Abuse:
                             msg = await ws.receive(timeout=5)
                         self.statuses[f"/events {what} closed {msg.data}"] += 1
                     await ws.close()
-            for ws in [w for w in held if w.closed]:
-                held.remove(ws)
-                self.statuses[f"/events silent closed {ws.close_code}"] += 1
             await self.hold(0.5)
-        for ws in held:
-            await ws.close()
+        await asyncio.gather(*held, return_exceptions=True)
 
-    async def screen(self, http: aiohttp.ClientSession, site: str, token: str) -> None:
-        """An honest kiosk: watch, hang up after 30–60 s, reconnect at once; forever."""
+    async def screen(self, site: str, token: str) -> None:
+        """An honest kiosk (a machine of its own: its own HTTP client): watch, hang up after
+        30–60 s, reconnect at once; forever."""
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=15)) as http:
+            await self._screen(http, site, token)
+
+    async def _screen(self, http: aiohttp.ClientSession, site: str, token: str) -> None:
         while not self.stop.is_set():
             counter = [0]
             pc = self.new_viewer_pc(counter)
@@ -206,6 +218,7 @@ class Abuse:
                         self.errors[f"screen DELETE {r.status}"] += 1
             except (aiohttp.ClientError, TimeoutError) as e:
                 self.errors[f"screen: {type(e).__name__}"] += 1
+                await self.hold(1.0)
             finally:
                 await pc.close()
 
@@ -219,5 +232,6 @@ class Abuse:
     def verdict(self) -> dict[str, bool]:
         s = self.screen_statuses
         return {"screens never saw 503 or 429": s[503] == 0 and s[429] == 0 and s[201] > 0,
+                "screens never timed out": not any(k.startswith("screen") for k in self.errors),
                 "every screen session received frames":
                     self.screen_sessions_with_frames >= self.screen_sessions - 2}

@@ -65,10 +65,12 @@ async def close_pc(pc: RTCPeerConnection) -> None:
     aiortc 1.16 starts a sender when the DTLS handshake finishes without checking whether
     ``close()`` ran meanwhile; a viewer that hangs up during the handshake then leaves an RTCP
     task running forever, holding the connection (benchmarks/soak.py, "hasty" viewers). So
-    senders are made unable to start before closing.
+    senders are made unable to start before closing; receivers too (a publisher that hangs
+    up during the handshake left ``RTCRtpReceiver._run_rtcp`` running in the abuse soak).
     """
     for transceiver in pc.getTransceivers():
         transceiver.sender.send = _no_send  # type: ignore[method-assign]
+        transceiver.receiver.receive = _no_send  # type: ignore[method-assign]
     with contextlib.suppress(Exception):
         await pc.close()
 
