@@ -30,20 +30,23 @@ class PatternTrack(MediaStreamTrack):
         self._start: float | None = None
         self._count = 0
 
+    def picture(self) -> np.ndarray:
+        """The next frame's BGR image."""
+        if self.image is not None:
+            return self.image
+        img = np.full((self.height, self.width, 3), self.level, np.uint8)
+        # some structure so the encoder has work: a moving bar
+        x = (self._count * 8) % self.width
+        img[:, x:x + 16] = 255 - self.level
+        return img
+
     async def recv(self) -> av.VideoFrame:
         if self._start is None:
             self._start = time.monotonic()
         self._count += 1
         target = self._start + self._count / self.fps
         await asyncio.sleep(max(0.0, target - time.monotonic()))
-        if self.image is not None:
-            img = self.image
-        else:
-            img = np.full((self.height, self.width, 3), self.level, np.uint8)
-            # some structure so the encoder has work: a moving bar
-            x = (self._count * 8) % self.width
-            img[:, x:x + 16] = 255 - self.level
-        frame = av.VideoFrame.from_ndarray(img, format="bgr24")
+        frame = av.VideoFrame.from_ndarray(self.picture(), format="bgr24")
         frame.pts = int(self._count * 90000 / self.fps)
         frame.time_base = VIDEO_TIME_BASE
         return frame

@@ -43,7 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
     token = sub.add_parser("token", help="mint or revoke access tokens")
     tsub = token.add_subparsers(dest="token_command", required=True)
     create = tsub.add_parser("create", help="print one signed token")
-    create.add_argument("--role", required=True, choices=["camera", "screen", "viewer", "admin"])
+    create.add_argument("--role", required=True,
+                        choices=["camera", "screen", "viewer", "admin", "relay"])
     create.add_argument("--site")
     create.add_argument("--ttl", help="30s, 15m, 12h, 30d (default from config)")
     create.add_argument("--subject", default="")

@@ -154,6 +154,32 @@ class PrivacyConfig:
 
 
 @dataclass
+class PushConfig:
+    """One ``[[sites.NAME.push]]``: send this site's processed feed to a WHIP endpoint."""
+
+    # Any WHIP endpoint, such as "https://relay.tsukuba.example/whip/bochum".
+    url: str = ""
+    # Sent as Authorization: Bearer; or `token_file`, a file holding it (re-read on every
+    # attempt, so a rotated token is picked up without a restart). Exactly one of the two.
+    token: str = ""
+    token_file: str = ""
+
+
+@dataclass
+class AuditConfig:
+    """How a relay checks feeds that partner relays push to it ("trust, but verify")."""
+
+    # Arriving frames searched for faces per second, at this width (a face the partner
+    # should have blurred is found from ≈ 48 px of a 720p frame up at 640).
+    fps: float = 5.0
+    width: int = 640
+    # Detector score that counts as a face, in `hits` samples in a row; then the feed is
+    # processed by this relay's own privacy step until an operator clears the alert.
+    threshold: float = 0.5
+    hits: int = 2
+
+
+@dataclass
 class SiteConfig:
     timezone: str = "UTC"
     partner: str = ""
@@ -163,6 +189,8 @@ class SiteConfig:
     hours: list[str] = field(default_factory=list)
     # Regions always blurred: polygons of [x, y] points in 0..1 of the frame.
     zones: list[list[list[float]]] = field(default_factory=list)
+    # Push this site's processed feed to partner relays (see "Two relays" in interface.md).
+    push: list[PushConfig] = field(default_factory=list)
 
 
 def _default_sites() -> dict[str, SiteConfig]:
@@ -255,6 +283,7 @@ class Config:
     candidates: CandidatesConfig = field(default_factory=CandidatesConfig)
     pages: PagesConfig = field(default_factory=PagesConfig)
     log: LogConfig = field(default_factory=LogConfig)
+    audit: AuditConfig = field(default_factory=AuditConfig)
     sites: dict[str, SiteConfig] = field(default_factory=_default_sites)
 
     @property
@@ -393,6 +422,7 @@ def validate(cfg: Config) -> None:
                                     for p in zone):
                 raise ConfigError(
                     f"sites.{name}.zones[{i}]: a zone is 3 or more [x, y] points in 0..1")
+        validate_pushes(name, site.push)
     if cfg.auth.algorithm not in ("HS256", "EdDSA", "ES256"):
         raise ConfigError(f"auth.algorithm: {cfg.auth.algorithm!r} is not HS256, EdDSA or ES256")
     if cfg.auth.algorithm != "HS256" and not cfg.auth.public_key_file:
@@ -424,6 +454,10 @@ def validate(cfg: Config) -> None:
             raise ConfigError(f"turn.urls[{i}]: {url!r} is not a turn:, turns: or stun: URL")
     if any(u.startswith("turn") for u in cfg.turn.urls) and not cfg.turn.secret:
         raise ConfigError("turn.secret: needed to mint credentials for the TURN urls")
+    if not 0.5 <= cfg.audit.fps <= 30 or not 64 <= cfg.audit.width <= 3840:
+        raise ConfigError("audit.fps: 0.5 to 30; audit.width: 64 to 3840")
+    if not 0 < cfg.audit.threshold <= 1 or cfg.audit.hits < 1:
+        raise ConfigError("audit.threshold: above 0 up to 1; audit.hits: at least 1")
     if cfg.log.level.lower() not in ("debug", "info", "warning", "error"):
         raise ConfigError("log.level: debug, info, warning or error")
     if cfg.log.format not in ("auto", "json", "text"):
@@ -480,6 +514,20 @@ def _validate_limits(cfg: Config) -> None:
                                   "such as 10.0.0.0/8") from None
     if not re.fullmatch(r"[\w'*:/.\- ]+", cfg.pages.frame_ancestors):
         raise ConfigError("pages.frame_ancestors: a CSP source list such as 'none' or 'self'")
+
+
+def validate_pushes(site: str, pushes: list[PushConfig]) -> None:
+    """A push needs an http(s) URL and exactly one of ``token`` and ``token_file``."""
+    import urllib.parse
+
+    for i, push in enumerate(pushes):
+        key = f"sites.{site}.push[{i}]"
+        url = urllib.parse.urlsplit(push.url)
+        if url.scheme not in ("http", "https") or not url.netloc:
+            raise ConfigError(f"{key}.url: an http:// or https:// WHIP endpoint, got "
+                              f"{push.url!r}")
+        if bool(push.token) == bool(push.token_file):
+            raise ConfigError(f"{key}: set exactly one of token and token_file")
 
 
 def load(

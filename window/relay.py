@@ -26,12 +26,16 @@ from aiortc import (
 from aiortc.mediastreams import MediaStreamTrack
 from aiortc.sdp import candidate_from_sdp
 
+from .auth.roles import Role
 from .auth.tokens import Grant
 from .config import Config, PrivacyMode
 from .errors import BadRequest, NotFound, UnprocessableEntity
 from .events import EventBus
+from .media.audit import Audit
 from .media.dtls import allow_rsa_peers
 from .media.feed import Feed, FeedState
+from .media.forward import RelayIngest, open_ingest
+from .media.push import Pushes
 from .privacy.stage import PrivacyStage
 from .signalling.admission import Admission
 from .signalling.candidates import CandidateFilter
@@ -122,6 +126,8 @@ class Relay:
         self._reaper: asyncio.Task[None] | None = None
         self.admission = Admission(cfg)
         self.candidates = CandidateFilter(cfg.candidates)
+        self.audit_alerts = 0
+        self.pushes = Pushes(cfg, self.feeds)
         self.started_at = time.time()
         allow_rsa_peers()
 
@@ -138,9 +144,12 @@ class Relay:
                     log.warning("saved privacy mode not allowed; using the configured one",
                                 extra={"site": name, "saved": saved["mode"]})
             feed.paused = bool(saved.get("paused", False))
+            if isinstance(saved.get("audit_alert"), dict):
+                feed.audit_alert = saved["audit_alert"]
             feed.start()
             self.feeds[name] = feed
         self._reaper = asyncio.create_task(self._reap(), name="relay-reaper")
+        self.pushes.start()
 
     async def close(self, *, drain_s: float = 0.0) -> None:
         """Show the closing slate for ``drain_s`` seconds, then close every session and feed."""
@@ -149,6 +158,7 @@ class Relay:
                 feed.stopping = True
                 feed.wake()
             await asyncio.sleep(drain_s)
+        await self.pushes.close()  # each DELETEs its session at the partner
         if self._reaper is not None:
             self._reaper.cancel()
             await asyncio.gather(self._reaper, return_exceptions=True)
@@ -246,6 +256,7 @@ class Relay:
         session = Session(SessionKind.PUBLISHER, site, pc, grant, remote,
                           remote_ufrag=_ufrag(offer))
         video: list[MediaStreamTrack] = []
+        ingest: list[RelayIngest] = []  # a partner relay's feed: forwarded, not re-encoded
 
         @pc.on("track")
         def on_track(track: MediaStreamTrack) -> None:
@@ -256,6 +267,9 @@ class Relay:
             for t in pc.getTransceivers():
                 if t.kind != "video" or t.receiver.track is not (video[0] if video else None):
                     t.direction = "inactive"  # no sound and no second picture: only video
+            if grant.role is Role.RELAY and video:
+                ingest.append(open_ingest(feed, pc, video[0], self._new_audit(feed),
+                                          session.id, grant.subject))
 
         try:
             answer = await self._answer(session, offer, only_video)
@@ -264,11 +278,16 @@ class Relay:
             old = self.publisher_of(site)  # again: another may have come meanwhile
             self.admission.takeover(site, grant, remote, old, feed.last_frame_at)
         except BaseException:
+            for i in ingest:
+                i.close()
             await close_pc(pc)
             raise
         self.sessions[session.id] = session
         self._watch_state(session)
-        feed.attach(session.id, video[0])
+        if ingest:
+            feed.attach_relay(session.id, ingest[0])
+        else:
+            feed.attach(session.id, video[0])
         if old is not None:
             log.info("camera replaced", extra={"site": site, "old": old.id[:8],
                                                "old_jti": old.grant.jti, "jti": grant.jti,
@@ -397,6 +416,44 @@ class Relay:
                 await self._close_session(s, "reaped: never connected")
             elif s.expires_at < expired:
                 await self._close_session(s, "reaped: token expired")
+
+    # partner relays: trust, but verify ----------------------------------------------------------
+    def _new_audit(self, feed: Feed) -> Audit:
+        return Audit(feed.name, self.cfg.privacy, self.cfg.audit,
+                     lambda detail: self._audit_tripped(feed, detail))
+
+    def _audit_tripped(self, feed: Feed, detail: dict[str, Any]) -> None:
+        """The audit found a face in a partner's feed: process it here until cleared."""
+        ingest = feed.ingest
+        alert = {**detail, "at": round(time.time(), 1),
+                 "subject": ingest.subject if ingest is not None else None}
+        feed.audit_alert = alert
+        if ingest is not None:
+            ingest.go_local()
+        self.audit_alerts += 1
+        log.error("AUDIT: the partner's feed showed a face that should have been blurred; "
+                  "this relay now blurs it itself until an operator clears the alert",
+                  extra={"site": feed.name, **alert})
+        self.events.publish({"type": "audit", "site": feed.name, "alert": alert})
+        self._spawn(asyncio.to_thread(self.store.set, f"site:{feed.name}", "audit_alert",
+                                      alert), f"audit-save-{feed.name}")
+        self._spawn(asyncio.to_thread(self.store.audit, "relay", "audit.tripped", feed.name,
+                                      alert, ""), f"audit-log-{feed.name}")
+
+    async def clear_audit(self, site: str) -> bool:
+        """Forward the partner's feed again; False if there was no alert."""
+        feed = self.feed(site)
+        if feed.audit_alert is None:
+            return False
+        feed.audit_alert = None
+        if feed.ingest is not None:
+            if feed.ingest.audit is not None:
+                feed.ingest.audit.close()
+            feed.ingest.audit = self._new_audit(feed)
+            feed.ingest.go_forward()
+        await asyncio.to_thread(self.store.set, f"site:{site}", "audit_alert", None)
+        self.events.publish({"type": "audit", "site": site, "alert": None})
+        return True
 
     # events -----------------------------------------------------------------------------------
     def _on_feed_state(self, feed: Feed, state: FeedState) -> None:

@@ -13,6 +13,7 @@ class Role(enum.StrEnum):
     SCREEN = "screen"
     VIEWER = "viewer"
     ADMIN = "admin"
+    RELAY = "relay"  # a partner relay pushing its processed feed of one site
 
 
 class Permission(enum.StrEnum):
@@ -27,17 +28,18 @@ ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
     Role.SCREEN: frozenset({Permission.WATCH, Permission.EVENTS}),
     Role.VIEWER: frozenset({Permission.WATCH, Permission.EVENTS}),
     Role.ADMIN: frozenset(Permission),
+    Role.RELAY: frozenset({Permission.PUBLISH}),
 }
 
 # Roles whose token must name the site they belong to.
-SITE_REQUIRED = frozenset({Role.CAMERA, Role.SCREEN})
+SITE_REQUIRED = frozenset({Role.CAMERA, Role.SCREEN, Role.RELAY})
 
 
 def allowed_site(role: Role, token_site: str | None, target: str, cfg: Config) -> bool:
     """May a token of ``role`` bound to ``token_site`` act on ``target``?"""
     if role is Role.ADMIN:
         return True
-    if role is Role.CAMERA:
+    if role in (Role.CAMERA, Role.RELAY):
         return target == token_site
     if role is Role.SCREEN:
         home = cfg.site(token_site or "")

@@ -125,7 +125,7 @@ class WhipPublisher:
         server: str,
         site: str,
         token: str,
-        source: VideoSource,
+        source: VideoSource | None,
         *,
         backoff: Backoff | None = None,
         slow_retry: float = 60.0,
@@ -134,9 +134,13 @@ class WhipPublisher:
         rtcp_timeout: float = 10.0,
         http_timeout: float = 10.0,
         ice_servers: list[RTCIceServer] | None = None,
+        endpoint: str | None = None,
+        name: str | None = None,
     ) -> None:
         self.server = server.rstrip("/")
         self.site = site
+        self.name = name or f"camera {site}"  # how log lines name this client
+        self.log = log
         self._token = token
         self.source = source
         self.backoff = backoff or Backoff()
@@ -146,9 +150,11 @@ class WhipPublisher:
         self.rtcp_timeout = rtcp_timeout
         self.http_timeout = http_timeout
         self.ice_servers = list(ice_servers or [])
-        self.endpoint = f"{self.server}/whip/{urllib.parse.quote(site)}"
+        self.endpoint = endpoint or f"{self.server}/whip/{urllib.parse.quote(site)}"
         # Observable state, for logs, tests and a status page.
-        self.state = "idle"
+        self._state = "idle"
+        self.since = time.time()  # when ``state`` last changed (UNIX time)
+        self.last_error: str | None = None
         self.attempts = 0
         self.sessions = 0
         self.last_status: int | None = None
@@ -156,7 +162,40 @@ class WhipPublisher:
         self.etag: str | None = None
 
     def __repr__(self) -> str:  # never show the token
-        return f"WhipPublisher({self.endpoint!r}, state={self.state!r})"
+        return f"{type(self).__name__}({self.endpoint!r}, state={self.state!r})"
+
+    @property
+    def state(self) -> str:
+        """idle, connecting, connected, waiting, held (not allowed now) or stopped."""
+        return self._state
+
+    @state.setter
+    def state(self, value: str) -> None:
+        if value != self._state:
+            self._state = value
+            self.since = time.time()
+
+    # Hooks for other WHIP clients built on this one (window.media.push) ------------------------
+
+    def token(self) -> str:
+        """The bearer token for the next request."""
+        return self._token
+
+    def add_media(self, pc: RTCPeerConnection) -> Any:
+        """Add what is published to ``pc``; returns the RTCRtpSender."""
+        if self.source is None:
+            raise ValueError("nothing to publish")
+        return pc.addTransceiver(self.source.view(), direction="sendonly").sender
+
+    def release_media(self) -> None:
+        """The session's peer connection is closed: let go of what ``add_media`` took."""
+
+    async def allowed(self, stop: asyncio.Event) -> None:
+        """Return when a session may be started (always, for a camera)."""
+
+    def still_allowed(self) -> bool:
+        """Checked while a session runs: False ends it at once."""
+        return True
 
     async def run(self, stop: asyncio.Event) -> int:
         """Publish until ``stop`` is set (or the task is cancelled); returns 0."""
@@ -164,16 +203,19 @@ class WhipPublisher:
         try:
             async with aiohttp.ClientSession(timeout=timeout) as http:
                 while not stop.is_set():
+                    await self.allowed(stop)
+                    if stop.is_set():
+                        break
                     result = await self._session(http, stop)
                     if result.outcome is Outcome.STOPPED or stop.is_set():
                         break
                     delay = self._delay(result)
                     self.state = "waiting"
-                    log.info("camera %s: retrying in %.1f s", self.site, delay)
+                    self.log.info("%s: retrying in %.1f s", self.name, delay)
                     await _wait(stop, delay)
         finally:
             self.state = "stopped"
-        log.info("camera %s: stopped", self.site)
+        self.log.info("%s: stopped", self.name)
         return 0
 
     def _delay(self, result: _Result) -> float:
@@ -208,7 +250,7 @@ class WhipPublisher:
 
         @pc.on("connectionstatechange")
         def on_state() -> None:
-            log.debug("camera %s: connection %s", self.site, pc.connectionState)
+            self.log.debug("%s: connection %s", self.name, pc.connectionState)
             changed.set()
 
         async def forward_stop() -> None:
@@ -217,25 +259,27 @@ class WhipPublisher:
 
         stopper = asyncio.create_task(forward_stop())
         try:
-            sender = pc.addTransceiver(self.source.view(), direction="sendonly").sender
+            sender = self.add_media(pc)
             await pc.setLocalDescription(await pc.createOffer())  # gathers all candidates
             result = await self._post(http, pc.localDescription.sdp, pc)
             if result is not None:
                 return result
             return await self._watch(pc, sender, changed, stop)
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-            log.warning("camera %s: cannot reach %s: %s", self.site, self.endpoint,
-                        exc.__class__.__name__ + (f" {exc}" if str(exc) else ""))
+            self.last_error = exc.__class__.__name__ + (f" {exc}" if str(exc) else "")
+            self.log.warning("%s: cannot reach %s: %s", self.name, self.endpoint, self.last_error)
             return _Result(Outcome.ERROR)
         except Exception as exc:  # a bad answer, an aiortc error: retry, never die
-            log.warning("camera %s: session failed: %r", self.site, exc)
+            self.last_error = repr(exc)[:200]
+            self.log.warning("%s: session failed: %r", self.name, exc)
             return _Result(Outcome.ERROR)
         finally:
             stopper.cancel()
             await self._teardown(http, pc)
+            self.release_media()
 
     def _headers(self, content_type: bool = False) -> dict[str, str]:
-        headers = {"Authorization": f"Bearer {self._token}"}
+        headers = {"Authorization": f"Bearer {self.token()}"}
         if content_type:
             headers["Content-Type"] = "application/sdp"
         return headers
@@ -248,6 +292,8 @@ class WhipPublisher:
                              headers=self._headers(content_type=True)) as resp:
             body = await resp.text(errors="replace")
             self.last_status = resp.status
+            if resp.status != 201:
+                self.last_error = f"{resp.status} {_reason(body)}".strip()
             if resp.status == 201:
                 location = resp.headers.get("Location")
                 if location:
@@ -255,24 +301,25 @@ class WhipPublisher:
                 self.etag = resp.headers.get("ETag")
             elif resp.status in (409, 429, 503):
                 retry = parse_retry_after(resp.headers.get("Retry-After"))
-                log.warning("camera %s: relay busy (%d %s), retry after %s s", self.site,
-                            resp.status, _reason(body), "?" if retry is None else f"{retry:.0f}")
+                self.log.warning("%s: relay busy (%d %s), retry after %s s", self.name,
+                                 resp.status, _reason(body),
+                                 "?" if retry is None else f"{retry:.0f}")
                 return _Result(Outcome.BUSY, retry_after=retry)
             elif 400 <= resp.status < 500:
                 hint = {401: "the token is missing, invalid or expired: issue a new one",
                         403: "the token may not publish to this site",
                         404: "the relay does not know this site"}.get(resp.status, "")
-                log.error("camera %s: relay refused to publish: %d %s%s (retrying every %.0f s)",
-                          self.site, resp.status, _reason(body),
+                self.log.error("%s: relay refused to publish: %d %s%s (retrying every %.0f s)",
+                          self.name, resp.status, _reason(body),
                           f"; {hint}" if hint else "", self.slow_retry)
                 return _Result(Outcome.REFUSED)
             else:
-                log.warning("camera %s: relay answered %d %s", self.site, resp.status,
+                self.log.warning("%s: relay answered %d %s", self.name, resp.status,
                             _reason(body))
                 return _Result(Outcome.ERROR)
         if self.location is None:
-            log.warning("camera %s: 201 without Location; the session cannot be ended cleanly",
-                        self.site)
+            self.log.warning("%s: 201 without Location; the session cannot be ended cleanly",
+                        self.name)
         await pc.setRemoteDescription(RTCSessionDescription(sdp=body, type="answer"))
         return None
 
@@ -290,31 +337,35 @@ class WhipPublisher:
             now = time.monotonic()
             state = pc.connectionState
             if state in ("failed", "closed"):
-                log.warning("camera %s: connection %s", self.site, state)
+                self.last_error = f"connection {state}"
+                self.log.warning("%s: connection %s", self.name, state)
+                return self._ended(connected_at)
+            if not self.still_allowed():
+                self.log.warning("%s: no longer allowed to publish; ending the session", self.name)
                 return self._ended(connected_at)
             if state == "connected":
                 if connected_at is None:
                     connected_at = last_report_at = now
                     self.sessions += 1
                     self.state = "connected"
-                    log.info("camera %s: publishing to %s (%.2f s to connect)", self.site,
+                    self.log.info("%s: publishing to %s (%.2f s to connect)", self.name,
                              self.endpoint, now - began)
                 report = await self._last_report(sender)
                 if report != last_report:
                     last_report, last_report_at = report, now
                 elif now - last_report_at > self.rtcp_timeout:
-                    log.warning("camera %s: no RTCP from the relay for %.0f s; reconnecting",
-                                self.site, now - last_report_at)
+                    self.last_error = "no RTCP from the far side"
+                    self.log.warning("%s: no RTCP from the relay for %.0f s; reconnecting",
+                                self.name, now - last_report_at)
                     return self._ended(connected_at)
             elif now - began > self.connect_timeout:
-                log.warning("camera %s: not connected after %.0f s (state %s)", self.site,
+                self.log.warning("%s: not connected after %.0f s (state %s)", self.name,
                             self.connect_timeout, state)
                 return _Result(Outcome.ERROR)
             changed.clear()
             await _wait(changed, 0.5)
 
-    @staticmethod
-    async def _last_report(sender: Any) -> Any:
+    async def _last_report(self, sender: Any) -> Any:
         """A value that changes whenever a receiver report arrives for ``sender``."""
         stats = await sender.getStats()
         return tuple(sorted(
@@ -336,10 +387,10 @@ class WhipPublisher:
             try:
                 async with http.delete(location, headers=self._headers(),
                                        timeout=aiohttp.ClientTimeout(total=3.0)) as resp:
-                    log.debug("camera %s: DELETE session: %d", self.site, resp.status)
+                    self.log.debug("%s: DELETE session: %d", self.name, resp.status)
             except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-                log.debug("camera %s: DELETE session failed: %r", self.site, exc)
+                self.log.debug("%s: DELETE session failed: %r", self.name, exc)
         try:
             await asyncio.wait_for(pc.close(), 5.0)
         except Exception as exc:  # closing must never stop the retry loop
-            log.debug("camera %s: closing the peer connection: %r", self.site, exc)
+            self.log.debug("%s: closing the peer connection: %r", self.name, exc)

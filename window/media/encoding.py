@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import av
@@ -38,6 +39,12 @@ class Encoding:
         self._keyframe_wanted = True
         self.keyframe_requests += 1
 
+    def force_keyframe(self) -> None:
+        """The next frame is a keyframe, throttled or not: the viewers' last picture came from
+        elsewhere (forwarded from a partner relay), so a delta frame would not decode."""
+        self._keyframe_wanted = True
+        self._last_keyframe_at = float("-inf")
+
     def _take_keyframe(self) -> bool:
         now = time.monotonic()
         if (self._keyframe_wanted
@@ -54,21 +61,30 @@ class Encoding:
         packets = self._encoder.encode(frame, pts, keyframe)
         return packets, (time.perf_counter() - started) * 1000
 
-    async def send(self, i420: Image, pts: int) -> float:
+    async def send(self, i420: Image, pts: int, keep: Callable[[], bool] | None = None
+                   ) -> float:
         """Encode a frame (planar YUV 4:2:0, as ``to_i420`` makes it) once and hand the
-        packets to every viewer; returns the encode time in ms."""
+        packets to every viewer (unless ``keep`` says no once they are made); returns the
+        encode time in ms."""
         loop = asyncio.get_running_loop()
         packets, ms = await loop.run_in_executor(
             self._pool, self._encode_image, i420, pts, self._take_keyframe())
-        viewers = list(self.viewers)
+        if keep is not None and not keep():
+            self.force_keyframe()  # the viewers miss this frame: the next one stands alone
+            return ms
         for packet in packets:
             is_key = bool(packet.is_keyframe)
             self.keyframes += is_key
             self.bytes_out += packet.size
-            self.bytes_delivered += packet.size * len(viewers)
-            for viewer in viewers:
-                viewer.put(packet, is_key)
+            self.deliver(packet, is_key)
         return ms
+
+    def deliver(self, packet: Packet, keyframe: bool) -> None:
+        """Hand one encoded frame (this encoder's, or one forwarded) to every viewer."""
+        viewers = list(self.viewers)
+        self.bytes_delivered += packet.size * len(viewers)
+        for viewer in viewers:
+            viewer.put(packet, keyframe)
 
     def close(self) -> None:
         for v in list(self.viewers):

@@ -15,7 +15,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import av
 import cv2
@@ -27,10 +27,14 @@ from ..logs import Throttle
 from ..privacy.pixelate import Image
 from ..privacy.stage import PrivacyStage
 from ..sites import SiteClock
+from .encoder import TIME_BASE
 from .encoding import Encoding
 from .feed_track import FeedTrack
 from .rate import MS_BUCKETS, Histogram, RateMeter, percentile
 from .slate import SlateCache
+
+if TYPE_CHECKING:
+    from .forward import RelayIngest
 
 log = logging.getLogger("window.feed")
 
@@ -99,6 +103,15 @@ class Feed:
         self.encode_ms: deque[float] = deque(maxlen=300)
         self.encode_hist = Histogram(MS_BUCKETS)
         self.camera_size: tuple[int, int] | None = None
+        # A feed pushed here by a partner relay (window.media.forward): its frames are
+        # forwarded to the VP8 viewers as they arrive, unless the audit caught a face.
+        self.ingest: RelayIngest | None = None
+        self.audit_alert: dict[str, Any] | None = None
+        self._vp8_source = "encoder"  # where the VP8 viewers' last frame came from
+        self._fwd_offset: int | None = None  # arriving RTP time → this feed's pts
+        self._owned: set[asyncio.Task[Any]] = set()
+        self.frames_forwarded = RateMeter()
+        self.bytes_forwarded = 0
 
     # life cycle -------------------------------------------------------------------------------
     def start(self) -> None:
@@ -116,8 +129,12 @@ class Feed:
             self._ingest.cancel()
         for t in self._tasks:
             t.cancel()
+        for t in self._owned:
+            t.cancel()
         await asyncio.gather(*self._tasks, *([self._ingest] if self._ingest else []),
-                             return_exceptions=True)
+                             *self._owned, return_exceptions=True)
+        if self.ingest is not None:
+            self.ingest.close()
         for encoding in self.encodings.values():
             encoding.close()
         self.viewers.clear()
@@ -169,9 +186,18 @@ class Feed:
         """Make ``track`` this feed's camera, replacing any other."""
         if self._ingest is not None:
             self._ingest.cancel()
+        if self.ingest is not None:
+            self.ingest.close()
+            self.ingest = None
         self.publisher_id = publisher_id
         self._ingest = asyncio.create_task(self._read_camera(publisher_id, track),
                                            name=f"feed-{self.name}-ingest")
+
+    def attach_relay(self, publisher_id: str, ingest: RelayIngest) -> None:
+        """Make a partner relay's session this feed's source (``window.media.forward``)."""
+        self.detach(self.publisher_id or "")
+        self.publisher_id = publisher_id
+        self.ingest = ingest
 
     def detach(self, publisher_id: str) -> None:
         if self.publisher_id != publisher_id:
@@ -181,7 +207,15 @@ class Feed:
         if self._ingest is not None:
             self._ingest.cancel()
             self._ingest = None
+        if self.ingest is not None:
+            self.ingest.close()
+            self.ingest = None
         self.wake()
+
+    def own(self, task: asyncio.Task[Any]) -> None:
+        """Keep ``task`` until it ends; cancelled when the feed closes."""
+        self._owned.add(task)
+        task.add_done_callback(self._owned.discard)
 
     async def _read_camera(self, publisher_id: str, track: MediaStreamTrack) -> None:
         try:
@@ -189,17 +223,61 @@ class Feed:
                 frame = await track.recv()
                 if self.publisher_id != publisher_id:
                     break
-                if not isinstance(frame, av.VideoFrame):
-                    continue
-                self._latest = frame
-                self._last_frame_at = time.monotonic()
-                self.frames_in.tick()
-                self.camera_size = (frame.width, frame.height)
-                self._frame_ready.set()
-                if self._state is FeedState.OFFLINE:
-                    self._wake.set()
+                if isinstance(frame, av.VideoFrame):
+                    self.take_frame(frame)
         except MediaStreamError:
             log.info("camera track ended", extra={"site": self.name})
+
+    def take_frame(self, frame: av.VideoFrame) -> None:
+        """A camera frame (or a decoded arriving one): the newest replaces any unprocessed."""
+        self._latest = frame
+        self.note_arrival((frame.width, frame.height))
+        self._frame_ready.set()
+
+    def note_arrival(self, size: tuple[int, int] | None) -> None:
+        self._last_frame_at = time.monotonic()
+        self.frames_in.tick()
+        if size is not None:
+            self.camera_size = size
+        if self._state is FeedState.OFFLINE:
+            self._wake.set()
+
+    # forwarding (a feed pushed by a partner relay) ----------------------------------------------
+    def forwarding(self) -> bool:
+        """The VP8 viewers get the arriving frames as they are, now."""
+        return (self.ingest is not None and self.ingest.forwarding
+                and self.state() is FeedState.LIVE)
+
+    def needs_transcode(self) -> bool:
+        """Some viewer needs another codec than the VP8 that arrives."""
+        return any(e.viewers for c, e in self.encodings.items() if c != "vp8")
+
+    def forward(self, data: bytes, timestamp: int, keyframe: bool) -> None:
+        """An encoded VP8 frame as it arrived from the partner relay (event loop)."""
+        self.note_arrival(self.camera_size)
+        encoding = self.encodings.get("vp8")
+        if encoding is None or not encoding.viewers or self.state() is not FeedState.LIVE:
+            return
+        if self._vp8_source != "forward":
+            if not keyframe:  # the viewers' decoders need a keyframe to switch over
+                if self.ingest is not None:
+                    self.ingest.request_keyframe()
+                return
+            self._vp8_source = "forward"
+            self._fwd_offset = None
+        # This feed's own clock, keeping the arriving spacing: no jump in the viewers' RTP
+        # timestamps when the picture switches between slate, forwarded and local frames.
+        now = int((time.monotonic() - self._t0) * 90000)
+        if self._fwd_offset is None or abs(timestamp + self._fwd_offset - now) > 45000:
+            self._fwd_offset = now - timestamp
+        pts = max(timestamp + self._fwd_offset, self._last_pts + 1)
+        self._last_pts = pts
+        packet = av.Packet(data)
+        packet.pts = pts
+        packet.time_base = TIME_BASE
+        encoding.deliver(packet, keyframe)
+        self.frames_forwarded.tick()
+        self.bytes_forwarded += len(data)
 
     # viewers ----------------------------------------------------------------------------------
     def subscribe(self, codec: str = "vp8") -> FeedTrack:
@@ -207,12 +285,20 @@ class Feed:
         encoding = self.encodings.get(codec)
         if encoding is None:
             encoding = self.encodings[codec] = Encoding(codec, self.media, self.name)
-        track = FeedTrack(self.media.viewer_queue, encoding.request_keyframe)
+        track = FeedTrack(self.media.viewer_queue, lambda: self._keyframe_for(codec))
         track.codec = codec
         encoding.viewers.add(track)
         self.viewers.add(track)
-        encoding.request_keyframe()
+        self._keyframe_for(codec)
         return track
+
+    def _keyframe_for(self, codec: str) -> None:
+        """A viewer of ``codec`` needs a keyframe: from the partner while forwarding."""
+        if codec == "vp8" and self.ingest is not None and self.forwarding():
+            self.ingest.request_keyframe()
+        encoding = self.encodings.get(codec)
+        if encoding is not None:
+            encoding.request_keyframe()
 
     def unsubscribe(self, track: FeedTrack) -> None:
         self.viewers.discard(track)
@@ -223,8 +309,8 @@ class Feed:
 
     def request_keyframe(self) -> None:
         """Every encoding makes a keyframe soon (throttled per encoding)."""
-        for encoding in self.encodings.values():
-            encoding.request_keyframe()
+        for codec in self.encodings:
+            self._keyframe_for(codec)
 
     @property
     def keyframes(self) -> int:
@@ -314,12 +400,22 @@ class Feed:
                 if camera and self.state() is not FeedState.LIVE:
                     continue  # the curtain came down while this frame was processed
                 active = [e for e in self.encodings.values() if e.viewers]
+                if self.forwarding():  # VP8 viewers get the partner's frames as they are
+                    active = [e for e in active if e.codec != "vp8"]
                 if not active:
                     continue
                 pts = int((time.monotonic() - self._t0) * 90000)
                 pts = max(pts, self._last_pts + 1)
                 self._last_pts = pts
-                for ms in await asyncio.gather(*(e.send(image, pts) for e in active)):
+                sends = []
+                for e in active:
+                    keep = None
+                    if e.codec == "vp8" and self.ingest is not None:
+                        if self._vp8_source != "encoder":
+                            e.force_keyframe()
+                        keep = self._encoder_may_deliver
+                    sends.append(e.send(image, pts, keep))
+                for ms in await asyncio.gather(*sends):
                     self.encode_ms.append(ms)
                     self.encode_hist.observe(ms)
                 self.frames_out.tick()
@@ -332,7 +428,20 @@ class Feed:
                 self.request_keyframe()
                 await asyncio.sleep(0.1)
 
+    def _encoder_may_deliver(self) -> bool:
+        """The shared VP8 encoder's frame may go to the viewers: nothing is forwarded now."""
+        if self.forwarding() and self._vp8_source == "forward":
+            return False
+        self._vp8_source = "encoder"
+        return True
+
     # figures ----------------------------------------------------------------------------------
+    def snapshot_source(self) -> str | None:
+        """camera, relay (forwarded), relay-local (processed here) or None."""
+        if self.ingest is not None:
+            return "relay" if self.ingest.forwarding else "relay-local"
+        return "camera" if self.publisher_id is not None else None
+
     def snapshot(self) -> dict[str, Any]:
         return {
             "state": str(self.state()),
@@ -347,4 +456,9 @@ class Feed:
             "viewers": len(self.viewers),
             "codecs": {c: len(e.viewers) for c, e in self.encodings.items() if e.viewers},
             "privacy": {"mode": str(self.privacy.mode), **self.privacy.stats.snapshot()},
+            "source": self.snapshot_source(),
+            "fps_forwarded": round(self.frames_forwarded.rate(), 1),
+            "bytes_forwarded": self.bytes_forwarded,
+            "relay": self.ingest.snapshot() if self.ingest is not None else None,
+            "audit_alert": self.audit_alert,
         }

@@ -29,6 +29,8 @@ class FeedTrack(MediaStreamTrack):
         self.packets_sent = 0
         self.bytes_sent = 0
         self.overflows = 0
+        # None, or asked before every packet: False drops it (a push while privacy is off).
+        self.gate: Callable[[], bool] | None = None
 
     def request_keyframe(self) -> None:
         """This viewer lost a picture (PLI/FIR): its encoding makes a keyframe soon."""
@@ -37,6 +39,10 @@ class FeedTrack(MediaStreamTrack):
     def put(self, packet: Packet, keyframe: bool) -> None:
         """Called by the feed for every encoded packet (on the event loop)."""
         if self.readyState != "live":
+            return
+        if self.gate is not None and not self.gate():
+            self._queue.clear()
+            self._waiting_for_keyframe = True
             return
         if self._waiting_for_keyframe:
             if not keyframe:

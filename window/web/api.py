@@ -71,6 +71,7 @@ class Api:
             web.get("/api/sites/{site}", self.site_status),
             web.post("/api/sites/{site}/curtain", self.curtain),
             web.put("/api/sites/{site}/privacy", self.privacy),
+            web.post("/api/sites/{site}/audit/clear", self.clear_audit),
             web.get("/api/sessions", self.sessions),
             web.delete("/api/sessions/{session}", self.kick),
             web.post("/api/tokens", self.mint_token),
@@ -163,6 +164,12 @@ class Api:
             "output_size": [self.cfg.media.width, self.cfg.media.height],
             "camera_session": await self._describe(publisher) if publisher else None,
             "viewer_sessions": list(viewers),
+            "source": snap["source"],
+            "relay_source": snap["relay"],
+            "audit": {"alert": snap["audit_alert"],
+                      **(feed.ingest.audit.snapshot()
+                         if feed.ingest is not None and feed.ingest.audit is not None else {})},
+            "pushes": [p.snapshot() for p in self.relay.pushes.of(site)],
         }
 
     # handlers ---------------------------------------------------------------------------------
@@ -221,6 +228,16 @@ class Api:
         await self._audit(request, grant, "privacy.set", site, {"mode": str(mode),
                                                                 "was": before})
         return _json(site_summary(self.relay, site))
+
+    async def clear_audit(self, request: web.Request) -> web.Response:
+        """An operator has looked at the partner's feed: forward it again."""
+        grant = self._operator(request)
+        site = self._site(request)
+        alert = self.relay.feed(site).audit_alert
+        if not await self.relay.clear_audit(site):
+            raise NotFound(f"site {site!r} has no audit alert")
+        await self._audit(request, grant, "audit.clear", site, {"alert": alert})
+        return _json({"site": site, "cleared": alert})
 
     async def sessions(self, request: web.Request) -> web.Response:
         self._operator(request)

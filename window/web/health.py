@@ -15,7 +15,17 @@ def health_routes(relay: Relay) -> list[web.RouteDef]:
             "sites": {name: str(feed.state()) for name, feed in relay.feeds.items()},
             "privacy": {name: str(feed.privacy.mode) for name, feed in relay.feeds.items()},
             "privacy_off_allowed": relay.allow_privacy_off,
+            # Two relays: where each feed comes from, each push's state, audit alerts.
+            "sources": {name: feed.snapshot_source() for name, feed in relay.feeds.items()},
+            "pushes": {name: [{"url": p.target, "state": p.state, "since": round(p.since, 1)}
+                              for p in relay.pushes.of(name)]
+                       for name in relay.feeds if relay.pushes.of(name)},
+            "audit_alerts": {name: feed.audit_alert for name, feed in relay.feeds.items()
+                             if feed.audit_alert is not None},
         }
+        if body["audit_alerts"]:
+            body["warning"] = ("AUDIT: a partner relay's feed showed faces; it is blurred here "
+                               "until an operator clears the alert")
         if relay.allow_privacy_off:
             body["warning"] = ("DEVELOPMENT MODE: privacy mode 'off' is allowed; "
                                "never run a public window like this")

@@ -39,6 +39,45 @@ def _histogram(name: str, doc: str, per_site: dict[str, Histogram]) -> Histogram
     return family
 
 
+def _two_relays(relay: Any) -> Iterator[Metric]:
+    """Pushes to partner relays, feeds arriving from them, and the audit of those."""
+    labels = ["site", "url"]
+    up = GaugeMetricFamily("window_push_connected", "1 while a push is connected", labels=labels)
+    reconnects = CounterMetricFamily("window_push_reconnects", "push sessions after the first",
+                                     labels=labels)
+    rtt = GaugeMetricFamily("window_push_rtt_seconds", "round-trip time to the partner",
+                            labels=labels)
+    lost = CounterMetricFamily("window_push_packets_lost", "packets the partner reports lost",
+                               labels=labels)
+    for p in relay.pushes.pushes:
+        key = [p.site, p.target]
+        up.add_metric(key, 1.0 if p.state == "connected" else 0.0)
+        reconnects.add_metric(key, float(max(0, p.sessions - 1)))
+        if p.rtt_ms is not None:
+            rtt.add_metric(key, p.rtt_ms / 1000)
+        if p.packets_lost is not None:
+            lost.add_metric(key, float(p.packets_lost))
+    yield from (up, reconnects, rtt, lost)
+    source = GaugeMetricFamily("window_feed_from_relay",
+                               "1 while a feed arrives from a partner relay; mode: forward "
+                               "(as it arrives) or local (processed here)",
+                               labels=["site", "mode"])
+    forwarded = CounterMetricFamily("window_feed_frames_forwarded",
+                                    "arriving frames forwarded without re-encoding",
+                                    labels=["site"])
+    alert = GaugeMetricFamily("window_audit_alert", "1 while an audit alert stands",
+                              labels=["site"])
+    for site, feed in relay.feeds.items():
+        if feed.ingest is not None:
+            source.add_metric([site, "forward" if feed.ingest.forwarding else "local"], 1.0)
+        forwarded.add_metric([site], float(feed.frames_forwarded.total))
+        alert.add_metric([site], 1.0 if feed.audit_alert is not None else 0.0)
+    yield from (source, forwarded, alert)
+    trips = CounterMetricFamily("window_audit_alerts", "audit alerts raised since start")
+    trips.add_metric([], float(relay.audit_alerts))
+    yield trips
+
+
 class RelayCollector:
     def __init__(self, server: Server, http_counts: dict[tuple[str, int], int]) -> None:
         self.server = server
@@ -130,6 +169,7 @@ class RelayCollector:
         for (method, status), n in dict(self.http_counts).items():
             http.add_metric([method, str(status)], float(n))
         yield http
+        yield from _two_relays(relay)
         up = GaugeMetricFamily("window_uptime_seconds", "seconds since the relay started")
         up.add_metric([], relay.uptime_s)
         yield up

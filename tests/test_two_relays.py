@@ -1,0 +1,224 @@
+"""Two relays, one window: bochum's relay pushes its processed feed to tsukuba's relay.
+
+Real relays (two ``Server``s on 127.0.0.1), real aiortc cameras, partners and viewers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import aiohttp
+import numpy as np
+import pytest
+from peers import PatternTrack, delete, publish, watch
+from servers import running, small_config
+from two_relays import SceneTrack, token, two_relays, wait_until
+
+from window.config import PushConfig, load
+from window.errors import ConfigError
+from window.privacy.faces import CenterFace
+
+
+def bright(img: np.ndarray) -> bool:
+    return float(img.mean()) > 150
+
+
+def dark(img: np.ndarray) -> bool:
+    return float(img.mean()) < 100
+
+
+async def test_the_pushed_feed_arrives_and_is_forwarded_not_reencoded(tmp_path: Path) -> None:
+    async with two_relays(tmp_path) as pair:
+        origin, far = pair.origin, pair.far
+        pub, track = await publish(origin.url, "bochum", token(origin, "camera", "bochum"))
+        viewer = await watch(far.url, "bochum", token(far, "viewer"))
+        await viewer.wait_for(bright)
+        feed = far.relay.feeds["bochum"]
+        await wait_until(lambda: feed.snapshot_source() == "relay", what="forwarding")
+        assert isinstance(track, PatternTrack)
+        track.level = 40  # the camera's picture changes: the far viewer follows
+        await viewer.wait_for(lambda img: 20 < img.mean() < 90)
+        encoded, forwarded = feed.frames_out.total, feed.frames_forwarded.total
+        await viewer.wait_frames(30)
+        # the far relay forwards what arrives: no encode of its own while forwarding
+        assert feed.frames_forwarded.total - forwarded >= 25
+        assert feed.frames_out.total - encoded <= 1
+        # the origin encodes once for its own viewers and the push alike
+        assert origin.relay.feeds["bochum"].snapshot()["viewers"] == 1  # the push
+        snap = pair.push.snapshot()
+        assert snap["state"] == "connected" and snap["reconnects"] == 0
+        assert snap["rtt_ms"] is not None
+        await viewer.close()
+        await pub.pc.close()
+
+
+async def test_camera_leaving_and_returning_and_far_viewer_keyframes(tmp_path: Path) -> None:
+    async with two_relays(tmp_path) as pair:
+        origin, far = pair.origin, pair.far
+        cam = token(origin, "camera", "bochum")
+        pub, _ = await publish(origin.url, "bochum", cam)
+        viewer = await watch(far.url, "bochum", token(far, "viewer"))
+        await viewer.wait_for(bright)
+        # the origin's offline slate is what the push carries now
+        assert await delete(origin.url, pub.location, cam) == 200
+        await pub.pc.close()
+        await viewer.wait_for(dark, timeout=8)
+        pub, _ = await publish(origin.url, "bochum", cam)
+        await viewer.wait_for(bright, timeout=8)
+        # a late viewer on the far relay gets a picture: its keyframe request went upstream
+        plis = far.relay.feeds["bochum"].ingest.plis  # type: ignore[union-attr]
+        late = await watch(far.url, "bochum", token(far, "viewer"))
+        await late.wait_for(bright, timeout=5)
+        assert far.relay.feeds["bochum"].ingest.plis > plis  # type: ignore[union-attr]
+        await late.close()
+        await viewer.close()
+        await pub.pc.close()
+
+
+async def test_the_push_survives_either_relay_restarting(tmp_path: Path) -> None:
+    async with two_relays(tmp_path) as pair:
+        pub, _ = await publish(pair.origin.url, "bochum", token(pair.origin, "camera", "bochum"))
+        viewer = await watch(pair.far.url, "bochum", token(pair.far, "viewer"))
+        await viewer.wait_for(bright)
+        await viewer.close()
+
+        # the far relay restarts (same address, same keys): the push comes back by itself
+        await pair.restart_far()
+        viewer = await watch(pair.far.url, "bochum", token(pair.far, "viewer"))
+        await viewer.wait_for(bright, timeout=20)
+        assert pair.push.sessions >= 2
+
+        # the origin restarts: its shutdown DELETEs the push (the far feed goes offline at
+        # once), the new origin pushes again, the same far viewer sees the picture again
+        await pub.pc.close()
+        await pair.restart_origin()
+        far_feed = pair.far.relay.feeds["bochum"]
+        await wait_until(lambda: far_feed.ingest is None, 5, "the push's DELETE")
+        await viewer.wait_for(dark, timeout=8)
+        pub, _ = await publish(pair.origin.url, "bochum", token(pair.origin, "camera", "bochum"))
+        await viewer.wait_for(bright, timeout=20)
+        await viewer.close()
+        await pub.pc.close()
+
+
+async def test_no_push_while_privacy_is_off(tmp_path: Path) -> None:
+    async with two_relays(tmp_path, allow_privacy_off=True) as pair:
+        pub, _ = await publish(pair.origin.url, "bochum", token(pair.origin, "camera", "bochum"))
+        viewer = await watch(pair.far.url, "bochum", token(pair.far, "viewer"))
+        await viewer.wait_for(bright)
+        pair.origin.relay.feeds["bochum"].privacy.set_mode(load(None, env={}).privacy.mode.OFF)
+        far_feed = pair.far.relay.feeds["bochum"]
+        await wait_until(lambda: far_feed.ingest is None, 5, "the push to end")
+        await asyncio.sleep(1.5)
+        assert pair.push.state == "held" and far_feed.ingest is None
+        await viewer.wait_for(dark, timeout=5)  # the far relay's own offline slate
+        pair.origin.relay.feeds["bochum"].privacy.set_mode(
+            load(None, env={}).privacy.mode.FULL)
+        await viewer.wait_for(bright, timeout=10)
+        await viewer.close()
+        await pub.pc.close()
+
+
+async def test_a_rotated_token_file_is_read_again(tmp_path: Path) -> None:
+    async with two_relays(tmp_path, token_file=True) as pair:
+        path = tmp_path / "push.token"
+        good = path.read_text()
+        await wait_until(lambda: pair.push.state == "connected", 10, "the push")
+        path.write_text("not-a-token\n")
+        await pair.restart_far()  # the push reconnects, with what the file says now
+        await wait_until(lambda: pair.push.last_status == 401, 15, "401")
+        assert pair.push.state != "connected"
+        path.write_text(good)  # the operator puts the new token in place
+        await wait_until(lambda: pair.push.state == "connected", 15, "reconnect")
+
+
+async def test_relay_tokens_publish_only_their_own_site(tmp_path: Path) -> None:
+    async with two_relays(tmp_path) as pair:
+        far = pair.far
+        relay_token = token(far, "relay", "bochum")
+        with pytest.raises(AssertionError, match="403"):
+            await publish(far.url, "tsukuba", relay_token)
+        with pytest.raises(AssertionError, match="403"):
+            await watch(far.url, "bochum", relay_token)
+
+
+def test_push_config_is_validated(tmp_path: Path) -> None:
+    def cfg(push: str) -> None:
+        f = tmp_path / "w.toml"
+        f.write_text('[sites.bochum]\ntimezone = "Europe/Berlin"\n[[sites.bochum.push]]\n'
+                     + push)
+        load(f, env={})
+
+    cfg('url = "https://relay.example/whip/bochum"\ntoken = "x"\n')
+    with pytest.raises(ConfigError, match=r"push\[0\]: set exactly one"):
+        cfg('url = "https://relay.example/whip/bochum"\ntoken = "x"\ntoken_file = "/t"\n')
+    with pytest.raises(ConfigError, match=r"push\[0\]: set exactly one"):
+        cfg('url = "https://relay.example/whip/bochum"\n')
+    with pytest.raises(ConfigError, match=r"push\[0\]\.url"):
+        cfg('url = "ftp://relay.example/whip/bochum"\ntoken = "x"\n')
+    with pytest.raises(ConfigError, match="unknown key"):
+        cfg('url = "https://relay.example/whip/bochum"\ntoken = "x"\nsecret = 1\n')
+    assert PushConfig().url == ""
+
+
+async def test_the_audit_catches_a_partner_that_sends_faces(tmp_path: Path) -> None:
+    """A "partner" pushes the street with real faces, unblurred: the far relay finds them,
+    blurs the feed itself from then on, raises the alert, and keeps it until cleared."""
+    reference = CenterFace(threshold=0.5, threads=1)
+    async with running(small_config(tmp_path, privacy={"mode": "faces"})) as far:
+        admin = token(far, "admin")
+        viewer = await watch(far.url, "bochum", token(far, "viewer"))
+        feed = far.relay.feeds["bochum"]
+        events = far.events.subscribe()
+        partner, _ = await publish(far.url, "bochum", token(far, "relay", "bochum", "rogue"),
+                                   SceneTrack())
+        await wait_until(lambda: feed.audit_alert is not None, 20, "the audit alert")
+        tripped_at = asyncio.get_running_loop().time()
+        assert feed.snapshot_source() == "relay-local"
+        await asyncio.sleep(0.5)  # frames already on their way when it tripped
+        seen = 0
+        while asyncio.get_running_loop().time() - tripped_at < 3.0:
+            await viewer.wait_frames(1)
+            image = viewer.last_image
+            assert image is not None
+            found = [b for b in await asyncio.to_thread(reference.detect, image) if b[4] >= 0.5]
+            assert not found, "a face reached a viewer after the audit tripped"
+            seen += 1
+        assert seen >= 5
+        assert feed.frames_out.total > 0  # the far relay encodes the partner's feed itself
+        audit_events = []
+        while not events.empty():
+            event = events.get_nowait()
+            if event["type"] == "audit":
+                audit_events.append(event)
+        assert audit_events and audit_events[0]["alert"]["faces"] >= 1
+        async with aiohttp.ClientSession() as http:
+            headers = {"Authorization": f"Bearer {admin}"}
+            async with http.get(f"{far.url}/api/status", headers=headers) as resp:
+                status = await resp.json()
+            site = status["sites"]["bochum"]
+            assert site["audit"]["alert"]["subject"] == "rogue"
+            assert site["source"] == "relay-local"
+            async with http.get(f"{far.url}/healthz") as resp:
+                assert "bochum" in (await resp.json())["audit_alerts"]
+            async with http.get(f"{far.url}/metrics", headers=headers) as resp:
+                assert 'window_audit_alert{site="bochum"} 1.0' in await resp.text()
+            # the alert stays (also across the partner reconnecting) until an operator clears
+            await partner.pc.close()
+            partner, _ = await publish(far.url, "bochum", token(far, "relay", "bochum", "rogue"),
+                                       SceneTrack())
+            await wait_until(lambda: feed.ingest is not None, 5, "the partner back")
+            assert feed.snapshot_source() == "relay-local"
+            async with http.post(f"{far.url}/api/sites/bochum/audit/clear",
+                                 headers=headers) as resp:
+                assert resp.status == 200
+            assert feed.audit_alert is None
+            # still faces: caught again
+            await wait_until(lambda: feed.audit_alert is not None, 20, "the second alert")
+            async with http.get(f"{far.url}/api/audit", headers=headers) as resp:
+                actions = [e["action"] for e in (await resp.json())["entries"]]
+            assert "audit.clear" in actions and actions.count("audit.tripped") >= 1
+        far.events.unsubscribe(events)
+        await viewer.close()
+        await partner.pc.close()
