@@ -483,7 +483,7 @@ def _validate_limits(cfg: Config) -> None:
     from .auth.roles import Role  # local: roles imports config
 
     lim = cfg.limits
-    roles = {str(r) for r in Role} | {"relay"}  # relay: a feed from a partner relay (v2)
+    roles = {str(r) for r in Role}
     for role, n in lim.sessions_per_token.items():
         if role not in roles:
             raise ConfigError(f"limits.sessions_per_token.{role}: unknown role")

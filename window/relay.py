@@ -75,6 +75,12 @@ async def close_pc(pc: RTCPeerConnection) -> None:
     for transceiver in pc.getTransceivers():
         transceiver.sender.send = _no_send  # type: ignore[method-assign]
         transceiver.receiver.receive = _no_send  # type: ignore[method-assign]
+        # aioice starts consent checks when a connect() that close() overtook completes
+        # (a task left for ≈ 30 s after close, seen in the abuse soak): not any more.
+        dtls = transceiver.receiver.transport
+        connection = getattr(dtls.transport, "_connection", None) if dtls else None
+        if connection is not None:
+            connection.query_consent = _no_send
     with contextlib.suppress(Exception):
         await pc.close()
 

@@ -7,7 +7,8 @@ from where). Curtain and mode are kept in the store so they survive a restart. T
 
 ``POST /api/renew`` is the one call for non-admins: a screen (kiosk) swaps its token, before it
 expires, for a fresh one with the same role, site, subject and id (so revoking the id still
-ends it), so an unattended screen never needs a human.
+ends it), so an unattended screen never needs a human. Not before half the token's life, at
+most once per half a lifetime per id (``Renewals``): renewal is no disk filler.
 """
 
 from __future__ import annotations
