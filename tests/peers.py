@@ -14,6 +14,8 @@ import numpy as np
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
+from window.media.repair import repair_losses
+
 VIDEO_TIME_BASE = fractions.Fraction(1, 90000)
 
 
@@ -122,10 +124,14 @@ class Viewer:
         await self.peer.pc.close()
 
 
-async def watch(base: str, site: str, token: str, codec: str | None = None) -> Viewer:
-    """A viewer; ``codec`` ("video/H264", "video/VP8") restricts what it offers."""
+async def watch(base: str, site: str, token: str, codec: str | None = None,
+                repair_ms: float = 0) -> Viewer:
+    """A viewer; ``codec`` ("video/H264", "video/VP8") restricts what it offers; ``repair_ms``
+    > 0 gives it the relay's own receiving jitter buffer (``window.media.repair``)."""
     pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
     transceiver = pc.addTransceiver("video", direction="recvonly")
+    if repair_ms:
+        repair_losses(transceiver.receiver, repair_ms)
     if codec is not None:
         from aiortc import RTCRtpReceiver
 

@@ -111,3 +111,9 @@ def test_missing_and_broken_files(tmp_path: Path) -> None:
     f.write_text("[server\n")
     with pytest.raises(ConfigError, match="broken.toml"):
         load(f, env={})
+
+
+def test_repair_wait_is_checked() -> None:
+    assert load(None, env={"WINDOW_MEDIA__REPAIR_WAIT_MS": "0"}, flags={}).media.repair_wait_ms == 0
+    with pytest.raises(ConfigError, match="media.repair_wait_ms"):
+        load(None, env={"WINDOW_MEDIA__REPAIR_WAIT_MS": "-5"}, flags={})

@@ -16,6 +16,7 @@ from typing import Any
 
 from aiohttp import web
 
+from . import retention
 from .auth.guard import Guard
 from .auth.keys import load_keys
 from .config import Config
@@ -117,6 +118,8 @@ class Server:
         await self.relay.start()
         self._tasks.append(asyncio.create_task(self.guard.watch_revocations(self.relay.kick_subject),
                                                name="revocations"))
+        self._tasks.append(asyncio.create_task(retention.run(self.store, self.cfg),
+                                               name="retention"))
         self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False,
                                      shutdown_timeout=2.0)
         await self._runner.setup()

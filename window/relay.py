@@ -36,6 +36,7 @@ from .media.dtls import allow_rsa_peers
 from .media.feed import Feed, FeedState
 from .media.forward import RelayIngest, open_ingest
 from .media.push import Pushes
+from .media.repair import repair_losses
 from .privacy.stage import PrivacyStage
 from .signalling.admission import Admission
 from .signalling.candidates import CandidateFilter
@@ -288,6 +289,8 @@ class Relay:
                 i.close()
             await close_pc(pc)
             raise
+        for t in pc.getTransceivers():  # before any media: ICE and DTLS are not done yet
+            repair_losses(t.receiver, self.cfg.media.repair_wait_ms)
         self.sessions[session.id] = session
         self._watch_state(session)
         if ingest:
@@ -431,7 +434,7 @@ class Relay:
     def _audit_tripped(self, feed: Feed, detail: dict[str, Any]) -> None:
         """The audit found a face in a partner's feed: process it here until cleared."""
         ingest = feed.ingest
-        alert = {**detail, "at": round(time.time(), 1),
+        alert = {**detail, "at": round(time.time(), 3),
                  "subject": ingest.subject if ingest is not None else None}
         feed.audit_alert = alert
         if ingest is not None:

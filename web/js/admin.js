@@ -83,6 +83,13 @@ function makeCard(site, s) {
     catch (e) { report(e); }
     finally { curtain.disabled = false; }
   });
+  const clear = q(card, ".audit-clear");
+  clear.addEventListener("click", async () => {
+    clear.disabled = true;
+    try { await api("POST", `/api/sites/${site}/audit/clear`); await loadStatus(); loadAudit(); }
+    catch (e) { report(e); }
+    finally { clear.disabled = false; }
+  });
   const select = q(card, ".mode");
   select.setAttribute("aria-label", `Privacy mode of ${s.title}`);
   select.addEventListener("change", async () => {
@@ -125,6 +132,14 @@ function update(site, s) {
   if (s.feed) renderHealth(card, sum);
 }
 
+/** A definition list of [term, description] rows. @param {HTMLElement} dl @param {string[][]} rows */
+function fill(dl, rows) {
+  dl.replaceChildren(...rows.flatMap(([k, v]) => [
+    Object.assign(document.createElement("dt"), { textContent: k }),
+    Object.assign(document.createElement("dd"), { textContent: v }),
+  ]));
+}
+
 /** @param {HTMLElement} card @param {any} s */
 function renderHealth(card, s) {
   const p = s.feed.privacy || {};
@@ -137,10 +152,8 @@ function renderHealth(card, s) {
     ["Viewers", String(s.viewers)],
     ["Hours", `${hoursText(s.hours)} · ${s.open ? "open now" : "closed now"}`],
   ];
-  q(card, ".health").replaceChildren(...rows.flatMap(([k, v]) => [
-    Object.assign(document.createElement("dt"), { textContent: k }),
-    Object.assign(document.createElement("dd"), { textContent: v }),
-  ]));
+  fill(q(card, ".health"), rows);
+  renderLink(card, s);
   const sessions = [...(s.camera_session ? [s.camera_session] : []), ...s.viewer_sessions];
   q(card, ".sessions").replaceChildren(...sessions.map((x) => {
     const tr = document.createElement("tr");
@@ -160,6 +173,46 @@ function renderHealth(card, s) {
     tr.append(td);
     return tr;
   }));
+}
+
+/** @param {number | null | undefined} t Unix s */
+function since(t) {
+  return t ? new Date(t * 1000).toLocaleTimeString(undefined, { hourCycle: "h23" }) : "?";
+}
+
+/** The link between two relays: this site's pushes, a feed arriving from a partner, the
+ * audit of that feed and its alert. @param {HTMLElement} card @param {any} s */
+function renderLink(card, s) {
+  /** @type {string[][]} */
+  const rows = [];
+  const r = s.relay_source;
+  if (r) {
+    const how = r.mode === "forward" ? "forwarded as it arrives" : `processed here (${r.mode})`;
+    rows.push(["From partner relay", `${r.subject} · ${how} · ${r.fps_in} fps · since ${since(r.since)}`]);
+    const a = s.audit || {};
+    rows.push(["Audit", a.alert ? "ALERT" : `clean · ${a.samples ?? 0} samples` +
+               (a.last_ms != null ? ` · ${a.last_ms} ms` : "")]);
+  }
+  for (const p of s.pushes || []) {
+    const figures = p.state === "connected"
+      ? ` · ${p.bitrate_kbps ?? "…"} kbit/s · RTT ${p.rtt_ms ?? "–"} ms · lost ${p.packets_lost ?? 0}`
+      : (p.last_error ? ` · ${p.last_error}` : "");
+    rows.push([`Push to ${p.url}`, `${p.state} since ${since(p.since)}${figures} · ` +
+               `${p.reconnects} reconnects`]);
+  }
+  const link = q(card, ".link");
+  link.dataset.pushes = String((s.pushes || []).length);
+  fill(link, rows);
+  const alertBox = q(card, ".audit-alert");
+  const alert = s.audit?.alert;
+  card.dataset.audit = alert ? "alert" : "clean";
+  alertBox.classList.toggle("hidden", !alert);
+  if (alert) {
+    q(alertBox, ".audit-text").textContent =
+      `The partner relay's feed showed ${alert.faces} face(s) that should have been blurred ` +
+      `(at ${since(alert.at)}, token ${alert.subject}). This relay blurs the feed itself ` +
+      "until you clear the alert.";
+  }
 }
 
 async function loadStatus() {
@@ -275,6 +328,7 @@ async function main() {
     const m = /** @type {CustomEvent} */ (e).detail;
     if (cards.has(m.site)) update(m.site, { viewers: m.count });
   });
+  events.addEventListener("audit", () => { loadStatus(); loadAudit(); });
   events.addEventListener("up", () => { for (const c of cards.values()) c.player.reconnectSoon(); });
   events.start();
   const poll = async () => { if (await loadStatus()) setTimeout(poll, STATUS_MS); };

@@ -48,7 +48,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
-from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection, RTCSessionDescription
+from aiortc import (
+    RTCConfiguration,
+    RTCIceServer,
+    RTCPeerConnection,
+    RTCRtpSender,
+    RTCSessionDescription,
+)
 
 from ..signalling.ice_servers import parse_links
 from .sources import VideoSource
@@ -185,7 +191,13 @@ class WhipPublisher:
         """Add what is published to ``pc``; returns the RTCRtpSender."""
         if self.source is None:
             raise ValueError("nothing to publish")
-        return pc.addTransceiver(self.source.view(), direction="sendonly").sender
+        transceiver = pc.addTransceiver(self.source.view(), direction="sendonly")
+        if self.source.codec:  # encoded passthrough: offer only that codec
+            caps = RTCRtpSender.getCapabilities("video").codecs
+            transceiver.setCodecPreferences(
+                [c for c in caps if c.mimeType.lower() in (self.source.codec.lower(),
+                                                             "video/rtx")])
+        return transceiver.sender
 
     def release_media(self) -> None:
         """The session's peer connection is closed: let go of what ``add_media`` took."""

@@ -254,7 +254,7 @@ class Feed:
 
     def forward(self, data: bytes, timestamp: int, keyframe: bool) -> None:
         """An encoded VP8 frame as it arrived from the partner relay (event loop)."""
-        self.note_arrival(self.camera_size)
+        self.note_arrival(self.ingest.size if self.ingest is not None else None)
         encoding = self.encodings.get("vp8")
         if encoding is None or not encoding.viewers or self.state() is not FeedState.LIVE:
             return

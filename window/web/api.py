@@ -311,6 +311,9 @@ class Api:
         expires_at = body.get("expires_at")
         if expires_at is not None and not isinstance(expires_at, int):
             raise BadRequest("expires_at must be a Unix time in seconds")
+        if expires_at is None:  # a session opened with it knows (kept for retention)
+            expires_at = next((s.grant.expires_at for s in self.relay.sessions.values()
+                               if s.grant.jti == jti), None)
         await asyncio.to_thread(self.store.revoke, jti, expires_at, reason)
         self.guard.mark_revoked(jti)
         kicked = await self.relay.kick_subject(jti)

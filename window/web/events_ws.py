@@ -23,7 +23,7 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 from ..auth.guard import Guard
-from ..auth.roles import Permission, allowed_site
+from ..auth.roles import ROLE_PERMISSIONS, Permission, allowed_site
 from ..auth.tokens import Grant
 from ..errors import AtCapacity, Forbidden, TooManyRequests, Unauthorized
 from ..relay import Relay
@@ -160,7 +160,11 @@ class EventsSocket:
                     if getter in done:
                         event = getter.result()
                         site = event.get("site")
-                        if site is None or site in self.visible(grant):
+                        operators_only = event.get("type") == "audit"  # partner alerts
+                        if operators_only and Permission.OPERATE not in ROLE_PERMISSIONS[
+                                grant.role]:
+                            pass
+                        elif site is None or site in self.visible(grant):
                             await ws.send_json(self._enrich(event))
                     else:
                         getter.cancel()

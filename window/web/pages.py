@@ -44,8 +44,14 @@ def page_routes(web_dir: Path, sites: set[str]) -> list[web.AbstractRouteDef]:
     async def index(request: web.Request) -> web.StreamResponse:
         return web.FileResponse(web_dir / "index.html", headers=PAGE_HEADERS)
 
+    async def favicon(request: web.Request) -> web.StreamResponse:
+        # /favicon.ico too: browsers and crawlers ask for it whatever the page declares.
+        return web.FileResponse(web_dir / "favicon.svg", headers={
+            "Content-Type": "image/svg+xml", "Cache-Control": "max-age=86400"})
+
     routes: list[web.AbstractRouteDef] = [
-        page("view", True), page("screen", True), page("admin", False), web.get("/", index)]
+        page("view", True), page("screen", True), page("admin", False), web.get("/", index),
+        web.get("/favicon.svg", favicon), web.get("/favicon.ico", favicon)]
     for folder in ("js", "css", "img"):
         if (web_dir / folder).is_dir():
             routes.append(web.static(f"/{folder}", web_dir / folder))
