@@ -317,8 +317,14 @@ async def relay_main(args: argparse.Namespace) -> None:
     for site in SITES:
         info["tokens"][site] = {
             "camera": mint(cfg, server.keys, role=Role.CAMERA, ttl_s=ttl, site=site)[0],
-            "viewer": mint(cfg, server.keys, role=Role.VIEWER, ttl_s=ttl, site=site)[0],
+            # one token for every soak viewer: a link shared by many (see limits)
+            "viewer": mint(cfg, server.keys, role=Role.VIEWER, ttl_s=ttl, site=site,
+                           max_sessions=100_000)[0],
         }
+    if args.abuse:
+        from abuse import mint_tokens
+
+        info["abuse"] = mint_tokens(cfg, server.keys, SITES, ttl)
     info["tokens"]["admin"] = mint(cfg, server.keys, role=Role.ADMIN, ttl_s=ttl,
                                    subject="soak-operator")[0]
     sampler = Sampler(server)
@@ -720,7 +726,8 @@ class RelayProcess:
                 "--minutes", str(args.minutes), "--interval", str(args.interval),
                 "--gc-every", str(args.gc_every), "--connect-timeout",
                 str(args.connect_timeout)] + (["--fix-reaper"] if args.fix_reaper else []) + (
-                    ["--fix-close"] if args.fix_close else [])
+                    ["--fix-close"] if args.fix_close else []) + (
+                    ["--abuse"] if args.abuse else [])
         self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=open(args.relay_log, "w"), text=True,
                                      cwd=str(ROOT))
@@ -840,7 +847,16 @@ async def driver(args: argparse.Namespace) -> int:
 
     tr_task = asyncio.create_task(tracer()) if args.tracemalloc else None
     t_load0 = time.monotonic()
+    abuse = None
+    if args.abuse:  # the misbehaving client beside the honest ones (benchmarks/abuse.py)
+        from abuse import Abuse
+
+        abuse = Abuse(info["url"], info["abuse"], load.stop, new_viewer_pc, new_camera_pc,
+                      wait_connected)
+        abuse_task = asyncio.create_task(abuse.run())
     await load.run(seconds)
+    if abuse is not None:
+        await asyncio.wait_for(abuse_task, 90)
     load_s = time.monotonic() - t_load0
     if tr_task is not None:
         tr_task.cancel()
@@ -946,6 +962,10 @@ async def driver(args: argparse.Namespace) -> int:
         "fds back to baseline (±4)": abs(end["fds"] - base["fds"]) <= 4,
         "no task left after close": not closed.get("left_tasks"),
     }
+    if abuse is not None:
+        result["abuse"] = abuse.report()
+        say(f"abuse: {json.dumps(result['abuse'])}")
+        verdict.update(abuse.verdict())
     result["verdict"] = verdict
     for k, v in verdict.items():
         say(f"  [{'ok' if v else 'FAIL'}] {k}")
@@ -981,6 +1001,9 @@ def main() -> int:
     ap.add_argument("--fix-close", action="store_true",
                     help="run the relay with the suggested fix of Relay._close_session "
                          "(see patch_close)")
+    ap.add_argument("--abuse", action="store_true",
+                    help="run a misbehaving client and honest screens beside the load "
+                         "(benchmarks/abuse.py)")
     ap.add_argument("--ops-every", type=float, default=120.0,
                     help="mean seconds between operator actions (curtain down/up, privacy "
                          "mode away and back to full); 0: none")

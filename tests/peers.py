@@ -167,3 +167,21 @@ async def delete(base: str, location: str, token: str) -> int:
         base + location, headers={"Authorization": f"Bearer {token}"}
     ) as resp:
         return resp.status
+
+
+async def ghost(base: str, path: str, token: str) -> tuple[int, dict[str, str], str]:
+    """POST a real offer and never apply the answer: a session that never connects (it holds
+    its slot until the reaper's connect timeout). Returns status, headers, body."""
+    pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    if path.startswith("/whip/"):
+        pc.addTransceiver(PatternTrack(), direction="sendonly")
+    else:
+        pc.addTransceiver("video", direction="recvonly")
+    await pc.setLocalDescription(await pc.createOffer())
+    sdp = pc.localDescription.sdp
+    await pc.close()
+    async with aiohttp.ClientSession() as http, http.post(
+            base + path, data=sdp,
+            headers={"Content-Type": "application/sdp", "Authorization": f"Bearer {token}"},
+    ) as resp:
+        return resp.status, dict(resp.headers), await resp.text()

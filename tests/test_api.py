@@ -190,7 +190,12 @@ async def test_mint_revoke_and_events_auth(server: Server, token) -> None:  # ty
 
 
 async def test_renew_screen_token(server: Server, token) -> None:  # type: ignore[no-untyped-def]
-    screen = token("screen", "bochum", ttl_s=120)
+    from window.auth.roles import Role
+    from window.auth.tokens import mint
+
+    # past half its life (a token renews only then)
+    screen = mint(server.cfg, server.keys, role=Role.SCREEN, ttl_s=120, site="bochum",
+                  now=time.time() - 70)[0]
     status, body = await call(server, "POST", "/api/renew", screen)
     assert status == 200 and body["expires_at"] >= time.time() + 100
     assert _jti(body["token"]) == _jti(screen)

@@ -27,6 +27,7 @@ from .signalling.endpoints import CORS, signalling_routes
 from .store import Store
 from .web.api import api_routes
 from .web.events_ws import events_routes
+from .web.headers import headers_middleware
 from .web.health import health_routes
 from .web.metrics import HTTP_COUNTS, metrics_routes
 from .web.pages import default_web_dir, page_routes
@@ -151,7 +152,7 @@ class Server:
 
 def create_app(server: Server) -> web.Application:
     cfg = server.cfg
-    app = web.Application(middlewares=[errors_middleware],
+    app = web.Application(middlewares=[headers_middleware(cfg), errors_middleware],
                           client_max_size=max(cfg.server.max_body_bytes, 1024))
     app[RELAY_KEY] = server.relay
     app[GUARD_KEY] = server.guard

@@ -48,6 +48,9 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--site")
     create.add_argument("--ttl", help="30s, 15m, 12h, 30d (default from config)")
     create.add_argument("--subject", default="")
+    create.add_argument("--max-sessions", type=int, default=None,
+                        help="media sessions this token may hold at once (a link shared by a "
+                             "class); default: limits.sessions_per_token of its role")
     _add_config_flags(create)
     revoke = tsub.add_parser("revoke", help="revoke a token by its id (jti)")
     revoke.add_argument("jti")
@@ -130,7 +133,7 @@ def cmd_token(args: argparse.Namespace) -> int:
         if ttl > parse_duration(cfg.auth.max_ttl):
             raise ConfigError(f"--ttl: longer than auth.max_ttl ({cfg.auth.max_ttl})")
         token, _ = mint(cfg, load_keys(cfg), role=Role(args.role), ttl_s=ttl, site=args.site,
-                        subject=args.subject)
+                        subject=args.subject, max_sessions=args.max_sessions)
         sys.stdout.write(token + "\n")
         return 0
     store = Store(cfg.data_path)

@@ -77,6 +77,9 @@ class AuthConfig:
     leeway_s: int = 30
     default_ttl: str = "12h"
     max_ttl: str = "400d"
+    # A renewed token (`POST /api/renew`, same id) is refused once this long has passed since
+    # its id was first issued, such as "400d"; empty: screens renew for ever.
+    renew_max_age: str = ""
 
 
 @dataclass
@@ -229,6 +232,57 @@ class TurnConfig:
     relay_uses_turn: bool = True
 
 
+def _default_sessions_per_token() -> dict[str, int]:
+    return {"viewer": 2, "screen": 2, "camera": 2, "relay": 2, "admin": 16}
+
+
+@dataclass
+class LimitsConfig:
+    """What one token, one address or one kind of client may hold (see window.signalling.
+    admission): so that one photographed kiosk link can never take a screen off the air."""
+
+    # Open and pending media sessions one token id may hold, by role (a token's own
+    # `max_sessions` claim, set at minting, overrides it); beyond: 429 with Retry-After.
+    sessions_per_token: dict[str, int] = field(default_factory=_default_sessions_per_token)
+    # Of server.max_viewers_per_site and of server.max_sessions_total, this many are kept for
+    # screens and admins: viewer tokens never get them. Publisher sessions (cameras, relays)
+    # are not counted in server.max_sessions_total: viewers can never lock a camera out.
+    reserved_per_site: int = 8
+    reserved_total: int = 16
+    # /events: sockets in total and from one address (beyond: 503 / 429), seconds a socket
+    # may stay without a valid token, and the largest message a page may send.
+    events_sockets_total: int = 512
+    events_sockets_per_address: int = 32
+    events_auth_timeout_s: float = 3.0
+    events_max_message_bytes: int = 8192
+
+
+@dataclass
+class CandidatesConfig:
+    """Which remote ICE candidates the relay will send connectivity checks to (see
+    window.signalling.candidates): a viewer must not make the relay probe its own network."""
+
+    # Candidates kept from one offer and over a session's life (offer + trickle PATCHes);
+    # a browser sends a handful. The rest are dropped.
+    max_per_offer: int = 20
+    max_per_session: int = 40
+    # Address ranges (CIDR) checked; empty: any address that is not denied. Multicast,
+    # link-local, unspecified and broadcast addresses are never checked.
+    allow: list[str] = field(default_factory=list)
+    # Address ranges never checked, such as the relay's own internal networks
+    # (see docs/deployment.md for the production setting).
+    deny: list[str] = field(default_factory=list)
+    # Candidates with a lower port are dropped (no peer's ICE port is a well-known service).
+    min_port: int = 1024
+
+
+@dataclass
+class PagesConfig:
+    # Who may frame the pages: the CSP frame-ancestors value, such as "'self'" or
+    # "https://intranet.example.org"; "'none'": nobody.
+    frame_ancestors: str = "'none'"
+
+
 @dataclass
 class RetentionConfig:
     # Operator audit entries older than this are deleted ("400d"); "forever" keeps them all.
@@ -252,6 +306,9 @@ class Config:
     media: MediaConfig = field(default_factory=MediaConfig)
     privacy: PrivacyConfig = field(default_factory=PrivacyConfig)
     turn: TurnConfig = field(default_factory=TurnConfig)
+    limits: LimitsConfig = field(default_factory=LimitsConfig)
+    candidates: CandidatesConfig = field(default_factory=CandidatesConfig)
+    pages: PagesConfig = field(default_factory=PagesConfig)
     log: LogConfig = field(default_factory=LogConfig)
     retention: RetentionConfig = field(default_factory=RetentionConfig)
     audit: AuditConfig = field(default_factory=AuditConfig)
@@ -454,6 +511,11 @@ def validate(cfg: Config) -> None:
             parse_duration(getattr(cfg.auth, key))
         except ValueError as e:
             raise ConfigError(f"auth.{key}: {e}") from None
+    if cfg.auth.renew_max_age:
+        try:
+            parse_duration(cfg.auth.renew_max_age)
+        except ValueError as e:
+            raise ConfigError(f"auth.renew_max_age: {e}") from None
     for key in ("audit_log", "every"):
         value = getattr(cfg.retention, key)
         if key == "audit_log" and value == "forever":
@@ -462,6 +524,46 @@ def validate(cfg: Config) -> None:
             parse_duration(value)
         except ValueError as e:
             raise ConfigError(f"retention.{key}: {e}") from None
+    _validate_limits(cfg)
+
+
+def _validate_limits(cfg: Config) -> None:
+    import ipaddress
+
+    from .auth.roles import Role  # local: roles imports config
+
+    lim = cfg.limits
+    roles = {str(r) for r in Role}
+    for role, n in lim.sessions_per_token.items():
+        if role not in roles:
+            raise ConfigError(f"limits.sessions_per_token.{role}: unknown role")
+        if n < 1:
+            raise ConfigError(f"limits.sessions_per_token.{role}: at least 1")
+    if not 0 <= lim.reserved_per_site < cfg.server.max_viewers_per_site:
+        raise ConfigError("limits.reserved_per_site: 0 to server.max_viewers_per_site - 1")
+    if not 0 <= lim.reserved_total < cfg.server.max_sessions_total:
+        raise ConfigError("limits.reserved_total: 0 to server.max_sessions_total - 1")
+    for key in ("events_sockets_total", "events_sockets_per_address"):
+        if getattr(lim, key) < 1:
+            raise ConfigError(f"limits.{key}: at least 1")
+    if not 0.5 <= lim.events_auth_timeout_s <= 60:
+        raise ConfigError("limits.events_auth_timeout_s: 0.5 to 60 seconds")
+    if not 1024 <= lim.events_max_message_bytes <= 1 << 20:
+        raise ConfigError("limits.events_max_message_bytes: 1024 to 1048576")
+    c = cfg.candidates
+    if not 1 <= c.max_per_offer <= c.max_per_session:
+        raise ConfigError("candidates.max_per_offer: 1 to candidates.max_per_session")
+    if not 0 <= c.min_port <= 65535:
+        raise ConfigError("candidates.min_port: 0 to 65535")
+    for key in ("allow", "deny"):
+        for i, net in enumerate(getattr(c, key)):
+            try:
+                ipaddress.ip_network(net, strict=False)
+            except ValueError:
+                raise ConfigError(f"candidates.{key}[{i}]: {net!r} is not an address range "
+                                  "such as 10.0.0.0/8") from None
+    if not re.fullmatch(r"[\w'*:/.\- ]+", cfg.pages.frame_ancestors):
+        raise ConfigError("pages.frame_ancestors: a CSP source list such as 'none' or 'self'")
 
 
 def validate_pushes(site: str, pushes: list[PushConfig]) -> None:

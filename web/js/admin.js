@@ -248,6 +248,7 @@ async function loadStatus() {
     $("conn").dataset.state = "live";
     renderHeader();
     for (const [site, s] of Object.entries(st.sites)) update(site, s);
+    if (st.refused) renderRefused(st.refused);
   } catch (e) {
     if (e instanceof HttpError) { report(e); return e.status !== 401 && e.status !== 403; }
     $("conn").dataset.i18n = "admin.unreachable";
@@ -255,6 +256,21 @@ async function loadStatus() {
     renderHeader();
   }
   return true;
+}
+
+/** Sessions the relay refused (token limits, capacity, a camera live under another token).
+ * @param {{by_reason: Record<string, number>, recent: any[]}} refused */
+function renderRefused(refused) {
+  $("refused-counts").textContent = Object.entries(refused.by_reason)
+    .map(([k, v]) => `${k} ${v}`).join(" · ") || "none";
+  $("refused").replaceChildren(...refused.recent.map((r) => {
+    const tr = document.createElement("tr");
+    tr.dataset.reason = r.reason;
+    const when = new Date(r.at * 1000).toLocaleString(undefined, { hourCycle: "h23" });
+    tr.append(...[when, r.reason, r.site, `${r.subject} (${r.jti})`, r.remote, r.detail]
+      .map((c) => Object.assign(document.createElement("td"), { textContent: c })));
+    return tr;
+  }));
 }
 
 async function loadAudit() {

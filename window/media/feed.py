@@ -181,6 +181,11 @@ class Feed:
         self.wake()
 
     # camera -----------------------------------------------------------------------------------
+    @property
+    def last_frame_at(self) -> float:
+        """When (monotonic) the current publisher last delivered a frame."""
+        return self._last_frame_at
+
     def attach(self, publisher_id: str, track: MediaStreamTrack) -> None:
         """Make ``track`` this feed's camera, replacing any other."""
         if self._ingest is not None:

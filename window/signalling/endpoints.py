@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 from dataclasses import dataclass
 
 from aiohttp import web
 
 from ..auth.guard import Guard, bearer_token
 from ..auth.roles import Permission
+from ..auth.tokens import Grant
 from ..config import Config
 from ..errors import Forbidden, PreconditionFailed, Unauthorized
 from ..relay import Relay
@@ -63,17 +65,22 @@ class Endpoint:
             "Access-Control-Allow-Methods": "OPTIONS, POST, PATCH, DELETE",
         }
         response = web.Response(status=204, headers=headers)
-        # ICE servers (with TURN credentials) only for a valid token: a client that wants
-        # them before its offer sends OPTIONS with its Authorization header (RFC 9725 4.4).
-        # Anyone else still gets 204, as the contract says, just without them.
+        # ICE servers (with TURN credentials) only for a valid token that may use this door
+        # (publish here, or watch this site): a client that wants them before its offer
+        # sends OPTIONS with its Authorization header (RFC 9725 4.4). Anyone else still
+        # gets 204, as the contract says, just without them.
         if "Authorization" in request.headers:
-            with contextlib.suppress(Unauthorized):
+            with contextlib.suppress(Unauthorized, Forbidden):
                 grant = self.guard.grant(self._token(request))
-                self._add_links(response, grant.subject or grant.jti)
+                site = request.match_info["site"]
+                if site in self.relay.feeds:
+                    self.guard.allow(grant, self.permission, site)
+                    self._add_links(response, grant)
         return response
 
-    def _add_links(self, response: web.Response, subject: str) -> None:
-        for server in ice_servers(self.cfg, subject):
+    def _add_links(self, response: web.Response, grant: Grant) -> None:
+        """TURN credentials that end when the token does, at the latest."""
+        for server in ice_servers(self.cfg, grant.subject or grant.jti, grant.expires_at):
             response.headers.add("Link", server.link())
 
     async def post(self, request: web.Request) -> web.Response:
@@ -97,17 +104,23 @@ class Endpoint:
             headers={**CORS, "Location": session.path, "ETag": session.etag,
                      "Accept-Patch": "application/trickle-ice-sdpfrag"},
         )
-        self._add_links(response, grant.subject or grant.jti)
+        self._add_links(response, grant)
         return response
 
     def _token(self, request: web.Request) -> str:
         return bearer_token(request)
 
-    def _owned_session(self, request: web.Request) -> Session:
-        """The session in the path, if the request's token opened it (or is an admin's)."""
-        grant = self.guard.grant(self._token(request))
+    def _owned_session(self, request: web.Request, *, hanging_up: bool = False) -> Session:
+        """The session in the path, if the request's token opened it (or is an admin's).
+
+        ``hanging_up``: an expired token of the session's own id still may (DELETE)."""
+        token = self._token(request)
+        grant = self.guard.grant_of_owner(token) if hanging_up else self.guard.grant(token)
         session = self.relay.session(request.match_info["site"], request.match_info["session"],
                                      self.kind)
+        if grant.expires_at + self.cfg.auth.leeway_s < time.time() and (
+                grant.jti != session.grant.jti):
+            raise Unauthorized("token expired")  # only the owner hangs up with an expired one
         if grant.jti != session.grant.jti and grant.role != "admin":
             raise Forbidden("this session belongs to another token")
         return session
@@ -123,7 +136,7 @@ class Endpoint:
         return web.Response(status=204, headers=CORS)
 
     async def delete(self, request: web.Request) -> web.Response:
-        session = self._owned_session(request)
+        session = self._owned_session(request, hanging_up=True)
         await self.relay.end(session, "deleted by client")
         return web.Response(status=200, text="session ended\n", headers=CORS)
 

@@ -12,12 +12,8 @@ from aiohttp import web
 
 from ..errors import NotFound
 
-PAGE_HEADERS = {
-    "Cache-Control": "no-cache",
-    "Referrer-Policy": "no-referrer",
-    "X-Content-Type-Options": "nosniff",
-    "Permissions-Policy": "camera=(self), microphone=()",
-}
+# Security headers (CSP and the rest) are added to every response in ``web.headers``.
+PAGE_HEADERS = {"Cache-Control": "no-cache"}
 
 
 def shared_file(*parts: str) -> Path:
