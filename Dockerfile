@@ -13,13 +13,14 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_ROOT_USER_ACTION=ignore
 
-# Runtime libraries only. opencv-python loads libGL.so.1 (libgl1) and GLib (libglib2.0-0);
-# PyAV, aiortc, numpy and onnxruntime ship everything else inside their wheels. tzdata: the
-# sites' time zones (opening hours, slate clock) must resolve, so do not rely on the base.
-# Versions are not pinned: the security updates of bookworm are wanted.
+# Runtime libraries only. opencv-python-headless, PyAV, aiortc, numpy and onnxruntime ship
+# everything they load inside their wheels (no libGL, no GLib), and the face model ships in
+# the package (window/privacy/models). tzdata: the sites' time zones (opening hours, slate
+# clock) must resolve, so do not rely on the base. Versions are not pinned: the security
+# updates of bookworm are wanted.
 # hadolint ignore=DL3008
 RUN apt-get update \
- && apt-get install -y --no-install-recommends libgl1 libglib2.0-0 tzdata \
+ && apt-get install -y --no-install-recommends tzdata \
  && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /src

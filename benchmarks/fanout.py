@@ -176,7 +176,8 @@ async def serve_window(args: argparse.Namespace, ingress: dict[int, float]
     info = {
         "url": srv.url,
         "camera": mint(cfg, srv.keys, role=Role.CAMERA, ttl_s=3600, site=SITE)[0],
-        "viewer": mint(cfg, srv.keys, role=Role.VIEWER, ttl_s=3600, site=SITE)[0],
+        "viewer": mint(cfg, srv.keys, role=Role.VIEWER, ttl_s=3600, site=SITE,
+                       max_sessions=10_000)[0],  # one link for all the benchmark's viewers
         "bitrate_kbps": cfg.media.bitrate_kbps,
     }
     return srv, info

@@ -27,6 +27,8 @@ This process is the load: aiortc peers over loopback, at random.
   connects, while DTLS is still shaking hands, like a tab closed at once). Viewers count the
   frames they assemble instead of decoding them, so that the load fits next to the relay on
   2 cores.
+* An operator (admin token, every ``--ops-every`` s on average) lowers a site's curtain or
+  switches its privacy mode (faces, people, curtain, full) and 10–60 s later puts it back.
 
 After ``--minutes`` the load stops (every client leaves by its chosen way), the relay is given
 up to ``--drain`` seconds to reap what vanished, and a last sample is taken: sessions and
@@ -315,8 +317,16 @@ async def relay_main(args: argparse.Namespace) -> None:
     for site in SITES:
         info["tokens"][site] = {
             "camera": mint(cfg, server.keys, role=Role.CAMERA, ttl_s=ttl, site=site)[0],
-            "viewer": mint(cfg, server.keys, role=Role.VIEWER, ttl_s=ttl, site=site)[0],
+            # one token for every soak viewer: a link shared by many (see limits)
+            "viewer": mint(cfg, server.keys, role=Role.VIEWER, ttl_s=ttl, site=site,
+                           max_sessions=100_000)[0],
         }
+    if args.abuse:
+        from abuse import mint_tokens
+
+        info["abuse"] = mint_tokens(cfg, server.keys, SITES, ttl)
+    info["tokens"]["admin"] = mint(cfg, server.keys, role=Role.ADMIN, ttl_s=ttl,
+                                   subject="soak-operator")[0]
     sampler = Sampler(server)
     await asyncio.sleep(2.0)  # let the feeds settle before the baseline
     commands = stdin_commands(asyncio.get_running_loop())
@@ -501,6 +511,7 @@ class Tally:
     joins: collections.Counter[str] = field(default_factory=collections.Counter)
     leaves: collections.Counter[str] = field(default_factory=collections.Counter)
     errors: collections.Counter[str] = field(default_factory=collections.Counter)
+    ops: collections.Counter[str] = field(default_factory=collections.Counter)
     viewers_with_frames: int = 0
     viewers_checked: int = 0
     camera_sessions: collections.Counter[str] = field(default_factory=collections.Counter)
@@ -535,6 +546,8 @@ class Load:
             for site in SITES:
                 self.spawn(self.camera_loop(site))
             self.spawn(self.viewer_arrivals())
+            if self.args.ops_every > 0:
+                self.spawn(self.operator_loop())
             await self.hold(seconds)
             self.stop.set()
             # every client leaves by its chosen way; victims are killed
@@ -608,6 +621,40 @@ class Load:
         finally:
             await pc.close()
 
+    # operator -----------------------------------------------------------------------------------
+    async def operator_loop(self) -> None:
+        """An operator on the admin API: curtain down and up, privacy mode away and back."""
+        assert self.http is not None
+        head = {"Authorization": f"Bearer {self.tokens['admin']}"}
+        modes = ["faces", "people", "curtain", "full"]
+        while not self.stop.is_set():
+            await self.hold(self.rng.expovariate(1 / self.args.ops_every))
+            if self.stop.is_set():
+                break
+            site = self.rng.choice(SITES)
+            base = f"{self.url}/api/sites/{site}"
+            curtain = self.rng.random() < 0.5
+            try:
+                if curtain:
+                    first: tuple[str, str, dict[str, Any]] = ("post", "/curtain",
+                                                              {"down": True})
+                    back: tuple[str, str, dict[str, Any]] = ("post", "/curtain", {"down": False})
+                else:
+                    first = ("put", "/privacy", {"mode": self.rng.choice(modes)})
+                    back = ("put", "/privacy", {"mode": "full"})
+                for i, (method, path, body) in enumerate((first, back)):
+                    if i:
+                        await asyncio.sleep(self.rng.uniform(10, 60))  # even when stopping
+                    async with self.http.request(method, base + path, json=body,
+                                                 headers=head) as resp:
+                        await resp.read()
+                        if resp.status != 200:
+                            self.tally.errors[f"operator {path} {resp.status}"] += 1
+                    key = f"op {path[1:]} {'down' if body.get('down') else body.get('mode', 'up')}"
+                    self.tally.ops[key] += 1
+            except Exception as e:
+                self.tally.errors[f"operator: {type(e).__name__} {str(e)[:40]}"] += 1
+
     # viewers ------------------------------------------------------------------------------------
     async def viewer_arrivals(self) -> None:
         per_s = self.args.viewers_per_hour * self.args.rate / 3600
@@ -679,7 +726,8 @@ class RelayProcess:
                 "--minutes", str(args.minutes), "--interval", str(args.interval),
                 "--gc-every", str(args.gc_every), "--connect-timeout",
                 str(args.connect_timeout)] + (["--fix-reaper"] if args.fix_reaper else []) + (
-                    ["--fix-close"] if args.fix_close else [])
+                    ["--fix-close"] if args.fix_close else []) + (
+                    ["--abuse"] if args.abuse else [])
         self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=open(args.relay_log, "w"), text=True,
                                      cwd=str(ROOT))
@@ -687,6 +735,8 @@ class RelayProcess:
         self.samples: list[dict[str, Any]] = []
         self.log = log
         self.phase = "idle"
+        # every sample as it comes (a long run leaves figures even if it is cut short)
+        self.jsonl = open(args.jsonl, "a") if args.jsonl else None
         loop = asyncio.get_running_loop()
 
         def reader() -> None:
@@ -713,6 +763,9 @@ class RelayProcess:
             if d.get("type") == "sample" and not d.get("tag"):
                 d["phase"] = self.phase
                 self.samples.append(d)
+                if self.jsonl is not None:
+                    self.jsonl.write(json.dumps(d) + "\n")
+                    self.jsonl.flush()
                 self.log(row(d))
             else:
                 await self.replies.put(d)
@@ -794,7 +847,16 @@ async def driver(args: argparse.Namespace) -> int:
 
     tr_task = asyncio.create_task(tracer()) if args.tracemalloc else None
     t_load0 = time.monotonic()
+    abuse = None
+    if args.abuse:  # the misbehaving client beside the honest ones (benchmarks/abuse.py)
+        from abuse import Abuse
+
+        abuse = Abuse(info["url"], info["abuse"], load.stop, new_viewer_pc, new_camera_pc,
+                      wait_connected)
+        abuse_task = asyncio.create_task(abuse.run())
     await load.run(seconds)
+    if abuse is not None:
+        await asyncio.wait_for(abuse_task, 90)
     load_s = time.monotonic() - t_load0
     if tr_task is not None:
         tr_task.cancel()
@@ -836,6 +898,7 @@ async def driver(args: argparse.Namespace) -> int:
         "started": started, "minutes": args.minutes, "rate": args.rate,
         "load_s": round(load_s), "machine": f"{os.cpu_count()} cores, {platform.platform()}",
         "joins": dict(t.joins), "leaves": dict(t.leaves), "errors": dict(t.errors),
+        "operator": dict(t.ops),
         "viewers_with_frames": f"{t.viewers_with_frames}/{t.viewers_checked}",
         "victim_processes": t.victims,
         "rss_mb": {"baseline": round(base["rss_kb"] / 1024, 1),
@@ -863,6 +926,7 @@ async def driver(args: argparse.Namespace) -> int:
     say()
     say(f"load: {load_s / 60:.1f} min, {joins} joins ({dict(t.joins)}), "
         f"{sum(t.leaves.values())} leaves, {t.victims} SIGKILLed client processes")
+    say(f"operator actions: {dict(t.ops) or 'none'}")
     say(f"viewers that received frames: {result['viewers_with_frames']}; errors: "
         f"{dict(t.errors) or 'none'}")
     r = result["rss_mb"]
@@ -891,15 +955,23 @@ async def driver(args: argparse.Namespace) -> int:
             say("  " + line)
     verdict = {
         "memory flat (growth <= 5 %)": growth <= 5.0,
+        "RSS slope <= 1 %/h after warm-up": slope <= 0.01 * rss_a,
         "no sessions left": end.get("sessions") == 0,
         "no peer connections left": end.get("pcs") == 0,
         "tasks back to baseline (±2)": abs(end["tasks"] - base["tasks"]) <= 2,
         "fds back to baseline (±4)": abs(end["fds"] - base["fds"]) <= 4,
         "no task left after close": not closed.get("left_tasks"),
     }
+    if abuse is not None:
+        result["abuse"] = abuse.report()
+        say(f"abuse: {json.dumps(result['abuse'])}")
+        verdict.update(abuse.verdict())
     result["verdict"] = verdict
     for k, v in verdict.items():
         say(f"  [{'ok' if v else 'FAIL'}] {k}")
+    if relay.jsonl is not None:
+        relay.jsonl.write(json.dumps({"type": "result", **result}) + "\n")
+        relay.jsonl.close()
     if out is not None:
         json.dump({"result": result, "samples": relay.samples}, out, indent=1)
         out.close()
@@ -929,7 +1001,15 @@ def main() -> int:
     ap.add_argument("--fix-close", action="store_true",
                     help="run the relay with the suggested fix of Relay._close_session "
                          "(see patch_close)")
+    ap.add_argument("--abuse", action="store_true",
+                    help="run a misbehaving client and honest screens beside the load "
+                         "(benchmarks/abuse.py)")
+    ap.add_argument("--ops-every", type=float, default=120.0,
+                    help="mean seconds between operator actions (curtain down/up, privacy "
+                         "mode away and back to full); 0: none")
     ap.add_argument("--out", default="", help="write samples and result as JSON here")
+    ap.add_argument("--jsonl", default="",
+                    help="append every sample here as it comes (one JSON line each)")
     ap.add_argument("--relay-log", default=os.devnull, help="the relay's stderr")
     ap.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--victim", choices=["camera", "viewer"], help=argparse.SUPPRESS)

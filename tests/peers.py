@@ -14,6 +14,8 @@ import numpy as np
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
+from window.media.repair import repair_losses
+
 VIDEO_TIME_BASE = fractions.Fraction(1, 90000)
 
 
@@ -122,15 +124,20 @@ class Viewer:
         await self.peer.pc.close()
 
 
-async def watch(base: str, site: str, token: str, codec: str | None = None) -> Viewer:
-    """A viewer; ``codec`` ("video/H264", "video/VP8") restricts what it offers."""
-    return await watch_url(f"{base}/whep/{site}", token, codec)
+async def watch(base: str, site: str, token: str, codec: str | None = None,
+                repair_ms: float = 0) -> Viewer:
+    """A viewer; ``codec`` ("video/H264", "video/VP8") restricts what it offers; ``repair_ms``
+    > 0 gives it the relay's own receiving jitter buffer (``window.media.repair``)."""
+    return await watch_url(f"{base}/whep/{site}", token, codec, repair_ms)
 
 
-async def watch_url(url: str, token: str, codec: str | None = None) -> Viewer:
+async def watch_url(url: str, token: str, codec: str | None = None,
+                    repair_ms: float = 0) -> Viewer:
     """A viewer of any WHEP endpoint (the relay's, an audience tier's)."""
     pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
     transceiver = pc.addTransceiver("video", direction="recvonly")
+    if repair_ms:
+        repair_losses(transceiver.receiver, repair_ms)
     if codec is not None:
         from aiortc import RTCRtpReceiver
 
@@ -166,3 +173,21 @@ async def delete(base: str, location: str, token: str) -> int:
         base + location, headers={"Authorization": f"Bearer {token}"}
     ) as resp:
         return resp.status
+
+
+async def ghost(base: str, path: str, token: str) -> tuple[int, dict[str, str], str]:
+    """POST a real offer and never apply the answer: a session that never connects (it holds
+    its slot until the reaper's connect timeout). Returns status, headers, body."""
+    pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    if path.startswith("/whip/"):
+        pc.addTransceiver(PatternTrack(), direction="sendonly")
+    else:
+        pc.addTransceiver("video", direction="recvonly")
+    await pc.setLocalDescription(await pc.createOffer())
+    sdp = pc.localDescription.sdp
+    await pc.close()
+    async with aiohttp.ClientSession() as http, http.post(
+            base + path, data=sdp,
+            headers={"Content-Type": "application/sdp", "Authorization": f"Bearer {token}"},
+    ) as resp:
+        return resp.status, dict(resp.headers), await resp.text()

@@ -84,8 +84,12 @@ async def test_curtain_mode_kick_and_audit(server: Server, token) -> None:  # ty
     try:
         hello = await events.next(lambda m: m["type"] == "hello")
         assert hello["role"] == "screen" and hello["sites"] == ["bochum"]
+        assert hello["language"] == "ja"  # a screen in Tsukuba speaks Japanese
         snap = await events.next(lambda m: m["type"] == "snapshot")
         assert list(snap["sites"]) == ["bochum"]
+        assert snap["sites"]["bochum"]["language"] == "de"
+        assert snap["sites"]["bochum"]["titles"] == {"de": "Bochum", "ja": "ボーフム",
+                                                     "en": "Bochum"}
         await events.next(lambda m: m["type"] == "feed" and m["state"] == "live", 10)
         await viewer.wait_for(lambda img: img.mean() > 150)
 
@@ -186,7 +190,12 @@ async def test_mint_revoke_and_events_auth(server: Server, token) -> None:  # ty
 
 
 async def test_renew_screen_token(server: Server, token) -> None:  # type: ignore[no-untyped-def]
-    screen = token("screen", "bochum", ttl_s=120)
+    from window.auth.roles import Role
+    from window.auth.tokens import mint
+
+    # past half its life (a token renews only then)
+    screen = mint(server.cfg, server.keys, role=Role.SCREEN, ttl_s=120, site="bochum",
+                  now=time.time() - 70)[0]
     status, body = await call(server, "POST", "/api/renew", screen)
     assert status == 200 and body["expires_at"] >= time.time() + 100
     assert _jti(body["token"]) == _jti(screen)

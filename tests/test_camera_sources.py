@@ -7,6 +7,7 @@ import asyncio
 import fractions
 import time
 from pathlib import Path
+from typing import Any
 
 import av
 import cv2
@@ -219,3 +220,30 @@ async def test_live_source_reopens_after_end_of_stream(tmp_path: Path) -> None:
         assert last.pts > first.pts
     finally:
         src.stop()
+
+
+def test_the_scene_has_faces_without_scikit_image(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A lean install (no scikit-image): the synthetic camera still shows real faces."""
+    import builtins
+
+    from window.camera import faces as camera_faces
+    from window.privacy.faces import CenterFace
+
+    real_import = builtins.__import__
+
+    def no_skimage(name: str, *args: Any, **kwargs: Any) -> Any:
+        if name == "skimage" or name.startswith("skimage."):
+            raise ImportError(f"No module named {name!r}")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_skimage)
+    camera_faces.lfw_faces.cache_clear()
+    try:
+        small = [face_sprite(i, 48) for i in range(1, 6)]
+        det = CenterFace(threshold=0.2)
+        for sprite in small:
+            frame = np.full((360, 640, 3), 120, np.uint8)
+            frame[100:148, 300:300 + sprite.shape[1]] = sprite
+            assert len(det.detect(frame)) == 1
+    finally:
+        camera_faces.lfw_faces.cache_clear()

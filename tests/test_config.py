@@ -75,6 +75,9 @@ BAD = [
     ('[sites.a]\nhours = ["mon 22:00-08:00"]\n', "sites.a.hours: 'mon 22:00-08:00': the span"),
     ('[sites.a]\nhours = ["daily 8-22"]\n', "sites.a.hours: 'daily 8-22' is not like"),
     ('[sites.a]\nzones = [[[0, 0], [2, 0], [0, 1]]]\n', "sites.a.zones[0]: a zone is 3 or more"),
+    ('[sites.a]\nlanguage = "fr"\n', "sites.a.language: 'fr' is not one of de, ja, en"),
+    ('[sites.a]\ntitles = {jp = "x"}\n', "sites.a.titles.jp: not one of de, ja, en"),
+    ('[sites.a]\ntitles = {ja = " "}\n', "sites.a.titles.ja: empty"),
     ('[auth]\nalgorithm = "none"\n', "auth.algorithm: 'none' is not HS256, EdDSA or ES256"),
     ('[auth]\nalgorithm = "EdDSA"\n', "auth.public_key_file: required for EdDSA"),
     ('[auth]\ndefault_ttl = "1w"\n', "auth.default_ttl: '1w' is not a duration"),
@@ -111,3 +114,9 @@ def test_missing_and_broken_files(tmp_path: Path) -> None:
     f.write_text("[server\n")
     with pytest.raises(ConfigError, match="broken.toml"):
         load(f, env={})
+
+
+def test_repair_wait_is_checked() -> None:
+    assert load(None, env={"WINDOW_MEDIA__REPAIR_WAIT_MS": "0"}, flags={}).media.repair_wait_ms == 0
+    with pytest.raises(ConfigError, match="media.repair_wait_ms"):
+        load(None, env={"WINDOW_MEDIA__REPAIR_WAIT_MS": "-5"}, flags={})

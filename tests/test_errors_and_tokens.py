@@ -142,7 +142,8 @@ async def test_session_lifecycle_patch_and_delete(server: Server, token) -> None
 
 async def test_at_capacity_is_503_with_retry_after(tmp_path: Path) -> None:
     cfg = make_config(tmp_path, server={"max_viewers_per_site": 1},
-                      media={"width": 320, "height": 180}, privacy={"mode": "full"})
+                      limits={"reserved_per_site": 0}, media={"width": 320, "height": 180},
+                      privacy={"mode": "full"})
     server = Server(cfg)
     await server.start()
     try:

@@ -98,7 +98,7 @@ async def test_link_headers_carry_fresh_credentials(tmp_path: Path) -> None:
     server = Server(cfg)
     await server.start()
     try:
-        tok = mint(cfg, server.keys, role=Role.VIEWER, ttl_s=60, subject="kiosk-7")[0]
+        tok = mint(cfg, server.keys, role=Role.VIEWER, ttl_s=3600, subject="kiosk-7")[0]
         async with aiohttp.ClientSession() as http, http.options(
                 f"{server.url}/whep/bochum", headers={"Authorization": f"Bearer {tok}"}) as r:
             links = r.headers.getall("Link")

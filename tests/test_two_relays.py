@@ -44,11 +44,14 @@ async def test_the_pushed_feed_arrives_and_is_forwarded_not_reencoded(tmp_path: 
         # the far relay forwards what arrives: no encode of its own while forwarding
         assert feed.frames_forwarded.total - forwarded >= 25
         assert feed.frames_out.total - encoded <= 1
+        assert feed.snapshot()["camera_size"] == [640, 360]  # what arrives (the origin's size)
         # the origin encodes once for its own viewers and the push alike
         assert origin.relay.feeds["bochum"].snapshot()["viewers"] == 1  # the push
+        # the far side's receiver reports (about one a second) carry the round-trip time
+        await wait_until(lambda: pair.push.snapshot()["rtt_ms"] is not None, 10,
+                         "the push's round-trip time")
         snap = pair.push.snapshot()
         assert snap["state"] == "connected" and snap["reconnects"] == 0
-        assert snap["rtt_ms"] is not None
         await viewer.close()
         await pub.pc.close()
 
@@ -73,6 +76,28 @@ async def test_camera_leaving_and_returning_and_far_viewer_keyframes(tmp_path: P
         assert far.relay.feeds["bochum"].ingest.plis > plis  # type: ignore[union-attr]
         await late.close()
         await viewer.close()
+        await pub.pc.close()
+
+
+async def test_the_far_relay_keeps_its_curtain_and_serves_h264_viewers(tmp_path: Path) -> None:
+    async with two_relays(tmp_path) as pair:
+        pub, _ = await publish(pair.origin.url, "bochum", token(pair.origin, "camera", "bochum"))
+        viewer = await watch(pair.far.url, "bochum", token(pair.far, "viewer"))
+        h264 = await watch(pair.far.url, "bochum", token(pair.far, "viewer"), codec="video/H264")
+        await viewer.wait_for(bright)
+        await h264.wait_for(bright)  # a transcode: VP8 arrives, these viewers need H.264
+        feed = pair.far.relay.feeds["bochum"]
+        assert feed.snapshot()["codecs"] == {"vp8": 1, "h264": 1}
+        assert feed.snapshot_source() == "relay"  # the VP8 viewers still get it forwarded
+        # Tsukuba's operators lower their curtain on the partner's feed: their slate at once
+        feed.set_paused(True)
+        await viewer.wait_for(dark, timeout=3)
+        await h264.wait_for(dark, timeout=3)
+        assert feed.state() == "paused"
+        feed.set_paused(False)
+        await viewer.wait_for(bright, timeout=5)
+        await viewer.close()
+        await h264.close()
         await pub.pc.close()
 
 
@@ -162,6 +187,16 @@ def test_push_config_is_validated(tmp_path: Path) -> None:
     assert PushConfig().url == ""
 
 
+def test_the_two_city_example_configs_load() -> None:
+    docs = Path(__file__).parent.parent / "docs" / "two-cities"
+    pushes = {}
+    for city in ("bochum", "tsukuba"):
+        cfg = load(docs / f"{city}.toml", env={})
+        pushes[city] = {site: [p.url for p in s.push] for site, s in cfg.sites.items() if s.push}
+    assert pushes == {"bochum": {"bochum": ["http://127.0.0.1:8081/whip/bochum"]},
+                      "tsukuba": {"tsukuba": ["http://127.0.0.1:8080/whip/tsukuba"]}}
+
+
 async def test_the_audit_catches_a_partner_that_sends_faces(tmp_path: Path) -> None:
     """A "partner" pushes the street with real faces, unblurred: the far relay finds them,
     blurs the feed itself from then on, raises the alert, and keeps it until cleared."""
@@ -185,7 +220,7 @@ async def test_the_audit_catches_a_partner_that_sends_faces(tmp_path: Path) -> N
             found = [b for b in await asyncio.to_thread(reference.detect, image) if b[4] >= 0.5]
             assert not found, "a face reached a viewer after the audit tripped"
             seen += 1
-        assert seen >= 5
+        assert seen >= 3
         assert feed.frames_out.total > 0  # the far relay encodes the partner's feed itself
         audit_events = []
         while not events.empty():

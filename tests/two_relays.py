@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +31,7 @@ def token(server: Server, role: str, site: str | None = None, subject: str = "")
 def quick(push: Any) -> None:
     """A push that notices a dead partner and retries within seconds (tests only)."""
     push.backoff = Backoff(initial=0.2, cap=1.0)
-    push.rtcp_timeout = 6.0
+    push.rtcp_timeout = 10.0
     push.slow_retry = 1.0
 
 
@@ -62,16 +62,21 @@ class Pair:
 async def two_relays(tmp_path: Path, *, push_token: str | None = None, token_file: bool = False,
                      far: dict[str, dict[str, Any]] | None = None,
                      origin: dict[str, dict[str, Any]] | None = None,
-                     allow_privacy_off: bool = False) -> AsyncIterator[Pair]:
+                     allow_privacy_off: bool = False,
+                     push_via: Callable[[Server], Awaitable[str]] | None = None,
+                     ) -> AsyncIterator[Pair]:
     """The far relay (tsukuba's) first, so the origin (bochum's) can be told where to push.
-    Both keep their ports and data dirs across restarts (the relay token stays valid)."""
+    Both keep their ports and data dirs across restarts (the relay token stays valid).
+    ``push_via(far)`` may return another base URL for the push (such as an impaired link's
+    signalling proxy in front of the far relay); the push goes to ``BASE/whip/bochum``."""
     far_cfg = small_config(tmp_path / "far", **(far or {}))
     far_srv = Server(far_cfg)
     await far_srv.start()
     far_cfg.server.port = far_srv.port
     relay_token = push_token or token(far_srv, "relay", "bochum", "bochum-relay")
     origin_cfg = small_config(tmp_path / "origin", **(origin or {}))
-    push = PushConfig(url=f"{far_srv.url}/whip/bochum")
+    base = await push_via(far_srv) if push_via is not None else far_srv.url
+    push = PushConfig(url=f"{base}/whip/bochum")
     if token_file:
         path = tmp_path / "push.token"
         path.write_text(relay_token + "\n")

@@ -16,6 +16,7 @@ from typing import Any
 
 from aiohttp import web
 
+from . import retention
 from .auth.guard import Guard
 from .auth.keys import load_keys
 from .config import Config
@@ -27,6 +28,7 @@ from .signalling.tier import TierDoor
 from .store import Store
 from .web.api import api_routes
 from .web.events_ws import events_routes
+from .web.headers import headers_middleware
 from .web.health import health_routes
 from .web.metrics import HTTP_COUNTS, metrics_routes
 from .web.pages import default_web_dir, page_routes
@@ -109,6 +111,7 @@ class Server:
         self.relay = Relay(cfg, self.store, allow_privacy_off=allow_privacy_off,
                            events=self.events)
         self.tier = TierDoor(cfg, self.events)
+        self.relay.admission.elsewhere = self.tier.held_by  # handed viewers count too
         self.app = create_app(self)
         self._runner: web.AppRunner | None = None
         self._tasks: list[asyncio.Task[Any]] = []
@@ -119,6 +122,8 @@ class Server:
         await self.tier.start()
         self._tasks.append(asyncio.create_task(self.guard.watch_revocations(self._kick_subject),
                                                name="revocations"))
+        self._tasks.append(asyncio.create_task(retention.run(self.store, self.cfg),
+                                               name="retention"))
         self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False,
                                      shutdown_timeout=2.0)
         await self._runner.setup()
@@ -156,7 +161,7 @@ class Server:
 
 def create_app(server: Server) -> web.Application:
     cfg = server.cfg
-    app = web.Application(middlewares=[errors_middleware],
+    app = web.Application(middlewares=[headers_middleware(cfg), errors_middleware],
                           client_max_size=max(cfg.server.max_body_bytes, 1024))
     app[RELAY_KEY] = server.relay
     app[GUARD_KEY] = server.guard

@@ -1,4 +1,4 @@
-"""The ``window`` command: serve, token, camera, demo."""
+"""The ``window`` command: serve, token, camera, demo, backup, restore."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from . import logs
+from . import backup, logs
 from .config import Config, load
 from .durations import parse_duration
 from .errors import ConfigError
@@ -48,6 +48,9 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--site")
     create.add_argument("--ttl", help="30s, 15m, 12h, 30d (default from config)")
     create.add_argument("--subject", default="")
+    create.add_argument("--max-sessions", type=int, default=None,
+                        help="media sessions this token may hold at once (a link shared by a "
+                             "class); default: limits.sessions_per_token of its role")
     _add_config_flags(create)
     revoke = tsub.add_parser("revoke", help="revoke a token by its id (jti)")
     revoke.add_argument("jti")
@@ -61,10 +64,14 @@ def build_parser() -> argparse.ArgumentParser:
     camera.add_argument("--source", default="test",
                         help="test, a video file, rtsp://..., or /dev/videoN")
 
+    backup.add_parsers(sub, _add_config_flags)
+
     demo = sub.add_parser("demo", help="relay plus simulated cameras for every site")
     demo.add_argument("--port", type=int, default=8080)
     demo.add_argument("--host", default="127.0.0.1")
     demo.add_argument("--data", metavar="DIR", help="data dir (default: a temporary one)")
+    demo.add_argument("--two-relays", action="store_true",
+                      help="one relay per city (on --port and --port + 1), a push each way")
     return parser
 
 
@@ -126,7 +133,7 @@ def cmd_token(args: argparse.Namespace) -> int:
         if ttl > parse_duration(cfg.auth.max_ttl):
             raise ConfigError(f"--ttl: longer than auth.max_ttl ({cfg.auth.max_ttl})")
         token, _ = mint(cfg, load_keys(cfg), role=Role(args.role), ttl_s=ttl, site=args.site,
-                        subject=args.subject)
+                        subject=args.subject, max_sessions=args.max_sessions)
         sys.stdout.write(token + "\n")
         return 0
     store = Store(cfg.data_path)
@@ -151,18 +158,28 @@ def cmd_camera(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     logs.setup("info", "auto")
-    from .demo import run_demo
+    from .demo import run_demo, run_two_relays_demo
 
     async def main(stop: asyncio.Event) -> int:
         data = Path(args.data) if args.data else None
-        return await run_demo(args.host, args.port, data, stop)
+        run = run_two_relays_demo if args.two_relays else run_demo
+        return await run(args.host, args.port, data, stop)
 
     return _run_until_signal(main)
 
 
+def cmd_backup(args: argparse.Namespace) -> int:
+    return backup.cmd_backup(args, _load(args))
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    return backup.cmd_restore(args, _load(args))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    commands = {"serve": cmd_serve, "token": cmd_token, "camera": cmd_camera, "demo": cmd_demo}
+    commands = {"serve": cmd_serve, "token": cmd_token, "camera": cmd_camera, "demo": cmd_demo,
+                "backup": cmd_backup, "restore": cmd_restore}
     try:
         return commands[args.command](args)
     except ConfigError as e:

@@ -26,6 +26,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from .errors import ConfigError
 
 SITE_NAME = re.compile(r"^[a-z0-9-]+$")
+# The languages the pages and slates speak (web/i18n/<language>.json each).
+LANGUAGES = ("de", "ja", "en")
 
 
 class PrivacyMode(enum.StrEnum):
@@ -75,6 +77,9 @@ class AuthConfig:
     leeway_s: int = 30
     default_ttl: str = "12h"
     max_ttl: str = "400d"
+    # A renewed token (`POST /api/renew`, same id) is refused once this long has passed since
+    # its id was first issued, such as "400d"; empty: screens renew for ever.
+    renew_max_age: str = ""
 
 
 @dataclass
@@ -92,6 +97,12 @@ class MediaConfig:
     camera_timeout_s: float = 3.0
     # Encoded packets a viewer may fall behind before it skips to the next keyframe.
     viewer_queue: int = 30
+    # Video arriving at the relay (cameras, a partner relay's push): a frame still missing a
+    # packet this long after the next frame began to arrive is dropped and a keyframe asked
+    # for. More than one NACK round trip on the longest link: its RTT, twice its jitter and
+    # up to 100 ms of reordering tolerance; 0: aiortc's own buffer, which waits for 512
+    # newer packets (seconds) instead (window/media/repair.py).
+    repair_wait_ms: int = 600
 
 
 @dataclass
@@ -192,12 +203,15 @@ class AuditConfig:
     """How a relay checks feeds that partner relays push to it ("trust, but verify")."""
 
     # Arriving frames searched for faces per second, at this width (a face the partner
-    # should have blurred is found from ≈ 48 px of a 720p frame up at 640).
-    fps: float = 5.0
-    width: int = 640
+    # should have blurred is found from ≈ 64 px of a 720p frame up at 480; 640: ≈ 48 px,
+    # at about twice the CPU). 3 a second and 2 hits: caught within ≈ 0.7 s.
+    fps: float = 3.0
+    width: int = 480
     # Detector score that counts as a face, in `hits` samples in a row; then the feed is
     # processed by this relay's own privacy step until an operator clears the alert.
-    threshold: float = 0.5
+    # (Measured on the test street at 640: pixelated faces score up to 0.50, unblurred ones
+    # 0.77 and more.)
+    threshold: float = 0.65
     hits: int = 2
 
 
@@ -212,14 +226,21 @@ class SiteConfig:
     # Regions always blurred: polygons of [x, y] points in 0..1 of the frame.
     zones: list[list[list[float]]] = field(default_factory=list)
     tier: TierConfig = field(default_factory=TierConfig)
+    # What the site's people read: its screens' overlay and slates, its pages' default
+    # ("de", "ja" or "en").
+    language: str = "en"
+    # The site's name in other languages, such as {ja = "ボーフム"}; `title` otherwise.
+    titles: dict[str, str] = field(default_factory=dict)
     # Push this site's processed feed to partner relays (see "Two relays" in interface.md).
     push: list[PushConfig] = field(default_factory=list)
 
 
 def _default_sites() -> dict[str, SiteConfig]:
     return {
-        "bochum": SiteConfig(timezone="Europe/Berlin", partner="tsukuba", title="Bochum"),
-        "tsukuba": SiteConfig(timezone="Asia/Tokyo", partner="bochum", title="Tsukuba"),
+        "bochum": SiteConfig(timezone="Europe/Berlin", partner="tsukuba", title="Bochum",
+                             language="de", titles={"ja": "ボーフム"}),
+        "tsukuba": SiteConfig(timezone="Asia/Tokyo", partner="bochum", title="Tsukuba",
+                              language="ja", titles={"ja": "つくば"}),
     }
 
 
@@ -237,6 +258,66 @@ class TurnConfig:
     relay_uses_turn: bool = True
 
 
+def _default_sessions_per_token() -> dict[str, int]:
+    return {"viewer": 2, "screen": 2, "camera": 2, "relay": 2, "admin": 16}
+
+
+@dataclass
+class LimitsConfig:
+    """What one token, one address or one kind of client may hold (see window.signalling.
+    admission): so that one photographed kiosk link can never take a screen off the air."""
+
+    # Open and pending media sessions one token id may hold, by role (a token's own
+    # `max_sessions` claim, set at minting, overrides it); beyond: 429 with Retry-After.
+    sessions_per_token: dict[str, int] = field(default_factory=_default_sessions_per_token)
+    # Of server.max_viewers_per_site and of server.max_sessions_total, this many are kept for
+    # screens and admins: viewer tokens never get them. Publisher sessions (cameras, relays)
+    # are not counted in server.max_sessions_total: viewers can never lock a camera out.
+    reserved_per_site: int = 8
+    reserved_total: int = 16
+    # /events: sockets in total and from one address (beyond: 503 / 429), seconds a socket
+    # may stay without a valid token, and the largest message a page may send.
+    events_sockets_total: int = 512
+    events_sockets_per_address: int = 32
+    events_auth_timeout_s: float = 3.0
+    events_max_message_bytes: int = 8192
+
+
+@dataclass
+class CandidatesConfig:
+    """Which remote ICE candidates the relay will send connectivity checks to (see
+    window.signalling.candidates): a viewer must not make the relay probe its own network."""
+
+    # Candidates kept from one offer and over a session's life (offer + trickle PATCHes);
+    # a browser sends a handful. The rest are dropped.
+    max_per_offer: int = 20
+    max_per_session: int = 40
+    # Address ranges (CIDR) checked; empty: any address that is not denied. Multicast,
+    # link-local, unspecified and broadcast addresses are never checked.
+    allow: list[str] = field(default_factory=list)
+    # Address ranges never checked, such as the relay's own internal networks
+    # (see docs/deployment.md for the production setting).
+    deny: list[str] = field(default_factory=list)
+    # Candidates with a lower port are dropped (no peer's ICE port is a well-known service).
+    min_port: int = 1024
+
+
+@dataclass
+class PagesConfig:
+    # Who may frame the pages: the CSP frame-ancestors value, such as "'self'" or
+    # "https://intranet.example.org"; "'none'": nobody.
+    frame_ancestors: str = "'none'"
+
+
+@dataclass
+class RetentionConfig:
+    # Operator audit entries older than this are deleted ("400d"); "forever" keeps them all.
+    # Revoked token ids are dropped by themselves once their token has expired (+ leeway).
+    audit_log: str = "400d"
+    # How often the relay prunes (and once at start).
+    every: str = "6h"
+
+
 @dataclass
 class LogConfig:
     level: str = "info"
@@ -251,7 +332,11 @@ class Config:
     media: MediaConfig = field(default_factory=MediaConfig)
     privacy: PrivacyConfig = field(default_factory=PrivacyConfig)
     turn: TurnConfig = field(default_factory=TurnConfig)
+    limits: LimitsConfig = field(default_factory=LimitsConfig)
+    candidates: CandidatesConfig = field(default_factory=CandidatesConfig)
+    pages: PagesConfig = field(default_factory=PagesConfig)
     log: LogConfig = field(default_factory=LogConfig)
+    retention: RetentionConfig = field(default_factory=RetentionConfig)
     audit: AuditConfig = field(default_factory=AuditConfig)
     sites: dict[str, SiteConfig] = field(default_factory=_default_sites)
 
@@ -366,6 +451,17 @@ def _env_layer(env: Mapping[str, str]) -> dict[str, Any]:
     return layer
 
 
+def _validate_language(name: str, site: SiteConfig) -> None:
+    languages = ", ".join(LANGUAGES)
+    if site.language not in LANGUAGES:
+        raise ConfigError(f"sites.{name}.language: {site.language!r} is not one of {languages}")
+    for lang, text in site.titles.items():
+        if lang not in LANGUAGES:
+            raise ConfigError(f"sites.{name}.titles.{lang}: not one of {languages}")
+        if not text.strip():
+            raise ConfigError(f"sites.{name}.titles.{lang}: empty")
+
+
 def validate(cfg: Config) -> None:
     """Checks that span keys: names, partners, time zones, sizes."""
     if not cfg.sites:
@@ -392,6 +488,7 @@ def validate(cfg: Config) -> None:
                 raise ConfigError(
                     f"sites.{name}.zones[{i}]: a zone is 3 or more [x, y] points in 0..1")
         _validate_tier(name, site.tier)
+        _validate_language(name, site)
         validate_pushes(name, site.push)
     if cfg.auth.algorithm not in ("HS256", "EdDSA", "ES256"):
         raise ConfigError(f"auth.algorithm: {cfg.auth.algorithm!r} is not HS256, EdDSA or ES256")
@@ -404,6 +501,8 @@ def validate(cfg: Config) -> None:
         raise ConfigError("media.fps: 1 to 60")
     if not 1 <= m.slate_fps <= m.fps:
         raise ConfigError("media.slate_fps: 1 to media.fps")
+    if not 0 <= m.repair_wait_ms <= 10_000:
+        raise ConfigError("media.repair_wait_ms: 0 (aiortc's own) to 10000")
     if not 0 <= cfg.server.port <= 65535:
         raise ConfigError("server.port: 0 (any free port) to 65535")
     # Smaller blocks would let identifiable detail through every fail-closed path.
@@ -439,6 +538,59 @@ def validate(cfg: Config) -> None:
             parse_duration(getattr(cfg.auth, key))
         except ValueError as e:
             raise ConfigError(f"auth.{key}: {e}") from None
+    if cfg.auth.renew_max_age:
+        try:
+            parse_duration(cfg.auth.renew_max_age)
+        except ValueError as e:
+            raise ConfigError(f"auth.renew_max_age: {e}") from None
+    for key in ("audit_log", "every"):
+        value = getattr(cfg.retention, key)
+        if key == "audit_log" and value == "forever":
+            continue
+        try:
+            parse_duration(value)
+        except ValueError as e:
+            raise ConfigError(f"retention.{key}: {e}") from None
+    _validate_limits(cfg)
+
+
+def _validate_limits(cfg: Config) -> None:
+    import ipaddress
+
+    from .auth.roles import Role  # local: roles imports config
+
+    lim = cfg.limits
+    roles = {str(r) for r in Role}
+    for role, n in lim.sessions_per_token.items():
+        if role not in roles:
+            raise ConfigError(f"limits.sessions_per_token.{role}: unknown role")
+        if n < 1:
+            raise ConfigError(f"limits.sessions_per_token.{role}: at least 1")
+    if not 0 <= lim.reserved_per_site < cfg.server.max_viewers_per_site:
+        raise ConfigError("limits.reserved_per_site: 0 to server.max_viewers_per_site - 1")
+    if not 0 <= lim.reserved_total < cfg.server.max_sessions_total:
+        raise ConfigError("limits.reserved_total: 0 to server.max_sessions_total - 1")
+    for key in ("events_sockets_total", "events_sockets_per_address"):
+        if getattr(lim, key) < 1:
+            raise ConfigError(f"limits.{key}: at least 1")
+    if not 0.5 <= lim.events_auth_timeout_s <= 60:
+        raise ConfigError("limits.events_auth_timeout_s: 0.5 to 60 seconds")
+    if not 1024 <= lim.events_max_message_bytes <= 1 << 20:
+        raise ConfigError("limits.events_max_message_bytes: 1024 to 1048576")
+    c = cfg.candidates
+    if not 1 <= c.max_per_offer <= c.max_per_session:
+        raise ConfigError("candidates.max_per_offer: 1 to candidates.max_per_session")
+    if not 0 <= c.min_port <= 65535:
+        raise ConfigError("candidates.min_port: 0 to 65535")
+    for key in ("allow", "deny"):
+        for i, net in enumerate(getattr(c, key)):
+            try:
+                ipaddress.ip_network(net, strict=False)
+            except ValueError:
+                raise ConfigError(f"candidates.{key}[{i}]: {net!r} is not an address range "
+                                  "such as 10.0.0.0/8") from None
+    if not re.fullmatch(r"[\w'*:/.\- ]+", cfg.pages.frame_ancestors):
+        raise ConfigError("pages.frame_ancestors: a CSP source list such as 'none' or 'self'")
 
 
 def _validate_tier(name: str, tier: TierConfig) -> None:
@@ -448,7 +600,7 @@ def _validate_tier(name: str, tier: TierConfig) -> None:
     if tier.handoff not in ("proxy", "redirect"):
         raise ConfigError(f"{key}.handoff: proxy or redirect")
     for i, url in enumerate(tier.whep_urls):
-        if not url.startswith(("http://", "https://")):
+        if not re.fullmatch(r"https?://[^\s;,'\"]+", url):
             raise ConfigError(f"{key}.whep_urls[{i}]: {url!r} is not an http(s) URL")
     if tier.whep_urls and not (tier.token or tier.token_file):
         raise ConfigError(f"{key}.token: the tier needs its own credential (token or "
@@ -459,6 +611,8 @@ def _validate_tier(name: str, tier: TierConfig) -> None:
         raise ConfigError(f"{key}.ticket_ttl_s: 5 to 600")
     if not 0.5 <= tier.timeout_s <= 30:
         raise ConfigError(f"{key}.timeout_s: 0.5 to 30")
+
+
 def validate_pushes(site: str, pushes: list[PushConfig]) -> None:
     """A push needs an http(s) URL and exactly one of ``token`` and ``token_file``."""
     import urllib.parse

@@ -45,6 +45,8 @@ class MethodNotAllowed(WindowError):
 
 
 class Conflict(WindowError):
+    """Someone else holds it: the site's camera is live under another token (v2)."""
+
     status = 409
 
 
@@ -62,6 +64,16 @@ class UnsupportedMediaType(WindowError):
 
 class UnprocessableEntity(WindowError):
     status = 422
+
+
+class TooManyRequests(WindowError):
+    """This token (or address) holds as many sessions or sockets as it may, or asks again too
+    soon: ``Retry-After`` says when trying again makes sense."""
+
+    status = 429
+
+    def __init__(self, reason: str, retry_after: int = 10) -> None:
+        super().__init__(reason, headers={"Retry-After": str(max(1, retry_after))})
 
 
 class NotImplementedByServer(WindowError):

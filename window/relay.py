@@ -1,8 +1,10 @@
 """The relay: every site's feed and every peer connection, owned in one place.
 
 ``start`` brings the feeds up, ``close`` tears everything down; in between, WHIP and WHEP
-handlers call ``publish``, ``watch``, ``trickle`` and ``end``. A reaper closes sessions whose
-peers vanished or never connected.
+handlers call ``publish``, ``watch``, ``trickle`` and ``end``. Who may open a session is
+decided in ``signalling.admission``, which remote candidates are checked in
+``signalling.candidates``. A reaper closes sessions whose peers vanished or never connected,
+and sessions whose token has expired (plus ``auth.leeway_s``).
 """
 
 from __future__ import annotations
@@ -24,17 +26,21 @@ from aiortc import (
 from aiortc.mediastreams import MediaStreamTrack
 from aiortc.sdp import candidate_from_sdp
 
+from . import i18n
 from .auth.roles import Role
 from .auth.tokens import Grant
 from .config import Config, PrivacyMode
-from .errors import AtCapacity, BadRequest, NotFound, UnprocessableEntity
+from .errors import BadRequest, NotFound, UnprocessableEntity
 from .events import EventBus
 from .media.audit import Audit
 from .media.dtls import allow_rsa_peers
 from .media.feed import Feed, FeedState
 from .media.forward import RelayIngest, open_ingest
 from .media.push import Pushes
+from .media.repair import repair_losses
 from .privacy.stage import PrivacyStage
+from .signalling.admission import Admission
+from .signalling.candidates import CandidateFilter
 from .signalling.ice_servers import relay_ice_servers
 from .signalling.sdpfrag import SdpFrag
 from .signalling.session import Session, SessionKind
@@ -65,10 +71,18 @@ async def close_pc(pc: RTCPeerConnection) -> None:
     aiortc 1.16 starts a sender when the DTLS handshake finishes without checking whether
     ``close()`` ran meanwhile; a viewer that hangs up during the handshake then leaves an RTCP
     task running forever, holding the connection (benchmarks/soak.py, "hasty" viewers). So
-    senders are made unable to start before closing.
+    senders are made unable to start before closing; receivers too (a publisher that hangs
+    up during the handshake left ``RTCRtpReceiver._run_rtcp`` running in the abuse soak).
     """
     for transceiver in pc.getTransceivers():
         transceiver.sender.send = _no_send  # type: ignore[method-assign]
+        transceiver.receiver.receive = _no_send  # type: ignore[method-assign]
+        # aioice starts consent checks when a connect() that close() overtook completes
+        # (a task left for ≈ 30 s after close, seen in the abuse soak): not any more.
+        dtls = transceiver.receiver.transport
+        connection = getattr(dtls.transport, "_connection", None) if dtls else None
+        if connection is not None:
+            connection.query_consent = _no_send
     with contextlib.suppress(Exception):
         await pc.close()
 
@@ -118,6 +132,8 @@ class Relay:
         self.clocks = {name: SiteClock(name, site) for name, site in cfg.sites.items()}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._reaper: asyncio.Task[None] | None = None
+        self.admission = Admission(cfg)
+        self.candidates = CandidateFilter(cfg.candidates)
         self.audit_alerts = 0
         self.pushes = Pushes(cfg, self.feeds)
         self.started_at = time.time()
@@ -128,7 +144,9 @@ class Relay:
         for name, site in self.cfg.sites.items():
             stage = PrivacyStage(name, self.cfg.privacy, site, allow_off=self.allow_privacy_off)
             saved = await asyncio.to_thread(self.store.settings, f"site:{name}")
-            feed = Feed(name, self.cfg.media, self.clocks[name], stage, self._on_feed_state)
+            feed = Feed(name, self.cfg.media, self.clocks[name], stage, self._on_feed_state,
+                        languages=i18n.slate_languages(self.cfg, name),
+                        titles=i18n.titles(name, self.cfg.sites[name]))
             if "mode" in saved:
                 try:
                     stage.set_mode(PrivacyMode(saved["mode"]))
@@ -193,14 +211,11 @@ class Relay:
     def _new_pc(self) -> RTCPeerConnection:
         return RTCPeerConnection(RTCConfiguration(iceServers=relay_ice_servers(self.cfg)))
 
-    def is_full(self, site: str) -> bool:
-        """No room for one more viewer of ``site`` (what ``watch`` would refuse with 503)."""
-        return (len(self.feed(site).viewers) >= self.cfg.server.max_viewers_per_site
-                or len(self.sessions) >= self.cfg.server.max_sessions_total)
-
-    def _check_capacity(self) -> None:
-        if len(self.sessions) >= self.cfg.server.max_sessions_total:
-            raise AtCapacity("the relay is at its session limit; try again soon")
+    def is_full(self, site: str, grant: Grant) -> bool:
+        """No room for one more viewer of ``site`` under ``grant`` (what ``watch`` would
+        refuse with 503, reserved slots included)."""
+        self.feed(site)  # 404 for an unknown site
+        return self.admission.no_room(site, grant, self.sessions.values()) is not None
 
     def _watch_state(self, session: Session) -> None:
         pc = session.pc
@@ -217,11 +232,19 @@ class Relay:
             if state in ("failed", "closed"):
                 self._spawn(self._close_session(session, state), f"close-{session.id[:8]}")
 
-    async def _answer(self, pc: RTCPeerConnection, offer: str,
+    async def _answer(self, session: Session, offer: str,
                       before_answer: Callable[[], None] | None = None) -> str:
-        """Apply ``offer`` and answer it; a malformed offer is a ``BadRequest``."""
+        """Apply ``offer`` (only the candidates the relay may check) and answer it; a
+        malformed offer is a ``BadRequest``."""
+        pc = session.pc
+        filtered = self.candidates.filter_offer(offer)
+        session.remote_candidates = filtered.kept
+        if filtered.dropped:
+            log.info("candidates dropped", extra={"session": session.id[:8],
+                                                  "kept": filtered.kept,
+                                                  "dropped": filtered.dropped})
         try:
-            await pc.setRemoteDescription(RTCSessionDescription(offer, "offer"))
+            await pc.setRemoteDescription(RTCSessionDescription(filtered.sdp, "offer"))
             if before_answer is not None:
                 before_answer()
             answer = await pc.createAnswer()
@@ -232,9 +255,19 @@ class Relay:
 
     async def publish(self, site: str, offer: str, grant: Grant, remote: str
                       ) -> tuple[Session, str]:
-        """A camera's WHIP offer: answer it and make it the site's camera."""
+        """A publisher's WHIP offer: answer it and make it the site's publisher (if it may
+        replace the current one, see ``Admission.takeover``)."""
         feed = self.feed(site)
-        self._check_capacity()
+        current = self.publisher_of(site)
+        self.admission.takeover(site, grant, remote, current, feed.last_frame_at)
+        replacing = current if current is not None and current.grant.jti == grant.jti else None
+        with self.admission.admit(SessionKind.PUBLISHER, site, grant, remote,
+                                  self.sessions.values(), replacing):
+            return await self._publish(feed, offer, grant, remote)
+
+    async def _publish(self, feed: Feed, offer: str, grant: Grant, remote: str
+                       ) -> tuple[Session, str]:
+        site = feed.name
         pc = self._new_pc()
         session = Session(SessionKind.PUBLISHER, site, pc, grant, remote,
                           remote_ufrag=_ufrag(offer))
@@ -255,15 +288,18 @@ class Relay:
                                           session.id, grant.subject))
 
         try:
-            answer = await self._answer(pc, offer, only_video)
+            answer = await self._answer(session, offer, only_video)
             if not video:
                 raise BadRequest("the offer sends no video")
+            old = self.publisher_of(site)  # again: another may have come meanwhile
+            self.admission.takeover(site, grant, remote, old, feed.last_frame_at)
         except BaseException:
             for i in ingest:
                 i.close()
             await close_pc(pc)
             raise
-        old = self.publisher_of(site)
+        for t in pc.getTransceivers():  # before any media: ICE and DTLS are not done yet
+            repair_losses(t.receiver, self.cfg.media.repair_wait_ms)
         self.sessions[session.id] = session
         self._watch_state(session)
         if ingest:
@@ -271,7 +307,9 @@ class Relay:
         else:
             feed.attach(session.id, video[0])
         if old is not None:
-            log.info("camera replaced", extra={"site": site, "old": old.id[:8]})
+            log.info("camera replaced", extra={"site": site, "old": old.id[:8],
+                                               "old_jti": old.grant.jti, "jti": grant.jti,
+                                               "remote": remote})
             self._spawn(self._close_session(old, "replaced"), f"close-{old.id[:8]}")
         self.events.publish({"type": "camera", "site": site, "connected": True})
         return session, answer
@@ -281,9 +319,13 @@ class Relay:
         """A viewer's WHEP offer: answer with the site's feed."""
         feed = self.feed(site)
         codec = choose_codec(offer)
-        if len(feed.viewers) >= self.cfg.server.max_viewers_per_site:
-            raise AtCapacity(f"site {site!r} has its maximum of viewers; try again soon")
-        self._check_capacity()
+        with self.admission.admit(SessionKind.VIEWER, site, grant, remote,
+                                  self.sessions.values()):
+            return await self._watch(feed, codec, offer, grant, remote)
+
+    async def _watch(self, feed: Feed, codec: str, offer: str, grant: Grant, remote: str
+                     ) -> tuple[Session, str]:
+        site = feed.name
         pc = self._new_pc()
         track = feed.subscribe(codec)
         session = Session(SessionKind.VIEWER, site, pc, grant, remote, track=track,
@@ -293,7 +335,7 @@ class Relay:
             caps = RTCRtpSender.getCapabilities("video")
             transceiver.setCodecPreferences(
                 [c for c in caps.codecs if c.mimeType.lower() in (f"video/{codec}", "video/rtx")])
-            sdp = await self._answer(pc, offer)
+            sdp = await self._answer(session, offer)
             if f"a=mid:{transceiver.mid}" not in sdp or transceiver.currentDirection not in (
                     "sendonly", "sendrecv"):
                 raise BadRequest("the offer does not receive video")
@@ -313,7 +355,13 @@ class Relay:
         if frag.ufrag is not None and session.remote_ufrag and frag.ufrag != session.remote_ufrag:
             raise UnprocessableEntity("ICE restart is not supported; start a new session")
         transceivers = session.pc.getTransceivers()
-        for mid, line in frag.candidates:
+        cap = self.cfg.candidates.max_per_offer
+        for i, (mid, line) in enumerate(frag.candidates):
+            if (i >= cap or session.remote_candidates >= self.cfg.candidates.max_per_session
+                    or self.candidates.why_not(line) is not None):
+                self.candidates.dropped += 1
+                continue  # never checked: over a cap, or an address the relay must not probe
+            session.remote_candidates += 1
             try:
                 candidate = candidate_from_sdp(line.split(":", 1)[1])
             except (ValueError, IndexError):
@@ -327,6 +375,15 @@ class Relay:
 
     async def end(self, session: Session, reason: str = "deleted") -> None:
         await self._close_session(session, reason)
+
+    def extend(self, jti: str, expires_at: float) -> int:
+        """Token ``jti`` was renewed: its sessions now end at ``expires_at``."""
+        n = 0
+        for s in self.sessions.values():
+            if s.grant.jti == jti and s.expires_at < expires_at:
+                s.expires_at = expires_at
+                n += 1
+        return n
 
     async def kick_subject(self, jti: str) -> int:
         """Close every session opened with token ``jti`` (after it was revoked)."""
@@ -359,7 +416,7 @@ class Relay:
         timeout = self.cfg.server.connect_timeout_s
         last_trim = time.monotonic()
         while True:
-            await asyncio.sleep(min(5.0, timeout / 2))
+            await asyncio.sleep(min(2.0, timeout / 2))
             await self._reap_once(timeout)
             if time.monotonic() - last_trim > TRIM_INTERVAL_S:
                 last_trim = time.monotonic()
@@ -368,12 +425,15 @@ class Relay:
     async def _reap_once(self, connect_timeout_s: float) -> None:
         # A function of its own, so no session stays referenced from the sleeping loop.
         now = time.monotonic()
+        expired = time.time() - self.cfg.auth.leeway_s
         for s in list(self.sessions.values()):
             state = s.pc.connectionState
             if state in ("failed", "closed"):
                 await self._close_session(s, "reaped: " + state)
             elif s.connected_at is None and now - s.created > connect_timeout_s:
                 await self._close_session(s, "reaped: never connected")
+            elif s.expires_at < expired:
+                await self._close_session(s, "reaped: token expired")
 
     # partner relays: trust, but verify ----------------------------------------------------------
     def _new_audit(self, feed: Feed) -> Audit:
@@ -383,7 +443,7 @@ class Relay:
     def _audit_tripped(self, feed: Feed, detail: dict[str, Any]) -> None:
         """The audit found a face in a partner's feed: process it here until cleared."""
         ingest = feed.ingest
-        alert = {**detail, "at": round(time.time(), 1),
+        alert = {**detail, "at": round(time.time(), 3),
                  "subject": ingest.subject if ingest is not None else None}
         feed.audit_alert = alert
         if ingest is not None:

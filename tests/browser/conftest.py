@@ -24,7 +24,7 @@ from window.auth.tokens import mint
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def browser() -> AsyncIterator[Browser]:
     if not os.path.exists(CHROMIUM):  # noqa: ASYNC240 - once per module
-        if os.environ.get("CI"):
+        if os.environ.get("CI") or os.environ.get("WINDOW_TEST_ALL"):
             pytest.fail(f"no Chromium at {CHROMIUM}: .ci/run installs Debian's chromium")
         pytest.skip(f"no Chromium at {CHROMIUM}")
     async with async_playwright() as pw:

@@ -1,7 +1,11 @@
-"""Real face photos for the synthetic scene, from the scikit-image wheel (no downloads).
+"""Real face photos for the synthetic scene (no downloads).
 
-* ``skimage.data.astronaut()``: a 512×512 colour portrait; the face with hair is cropped.
-* ``skimage.data.lfw_subset()``: 200 grey 25×25 tight crops; the first 100 are faces.
+* The astronaut: the face (with hair) cropped from ``skimage.data.astronaut()`` (Eileen
+  Collins, NASA, public domain), shipped as ``assets/astronaut_face.png`` so that the camera
+  agent and ``window demo`` need no scikit-image.
+* ``skimage.data.lfw_subset()``: 200 grey 25×25 tight crops; the first 100 are faces. Where
+  scikit-image is installed (the tests, ``pip install '.[dev]'``); a lean install uses 100
+  variants of the astronaut instead (grey, mirrored, lit differently), and says so once.
 
 Both are loaded once per process and cached; callers get BGR ``uint8`` images and must not
 modify them in place.
@@ -10,32 +14,43 @@ modify them in place.
 from __future__ import annotations
 
 import functools
+import logging
+from pathlib import Path
 
 import cv2
 import numpy as np
 import numpy.typing as npt
 
 Image = npt.NDArray[np.uint8]
+log = logging.getLogger("window.camera")
 
-# Face (with hair) of the astronaut portrait, rows/columns in the 512×512 image.
+# Face (with hair) of the astronaut portrait, rows/columns in the 512×512 image (how
+# assets/astronaut_face.png was cut).
 _ASTRONAUT_FACE = (slice(18, 196), slice(148, 302))
 _LFW_FACES = 100
+
+
+ASSETS = Path(__file__).resolve().parent / "assets"
 
 
 @functools.cache
 def astronaut_face() -> Image:
     """The astronaut's face as a BGR image (about 178×154 px)."""
-    from skimage import data
-
-    rgb = np.asarray(data.astronaut(), dtype=np.uint8)  # type: ignore[no-untyped-call]
-    crop = np.ascontiguousarray(rgb[_ASTRONAUT_FACE][:, :, ::-1])
-    return crop
+    img = cv2.imread(str(ASSETS / "astronaut_face.png"), cv2.IMREAD_COLOR)
+    if img is None:
+        raise FileNotFoundError(ASSETS / "astronaut_face.png")
+    return np.ascontiguousarray(img, dtype=np.uint8)
 
 
 @functools.cache
 def lfw_faces() -> tuple[Image, ...]:
-    """The 100 face crops of ``lfw_subset`` as BGR 25×25 images."""
-    from skimage import data
+    """The 100 face crops of ``lfw_subset`` as BGR 25×25 images (without scikit-image:
+    100 variants of the astronaut)."""
+    try:
+        from skimage import data
+    except ImportError:
+        log.info("scikit-image not installed: the scene's small faces are all the astronaut")
+        return _astronaut_variants(_LFW_FACES)
 
     grey = np.asarray(data.lfw_subset(), dtype=np.float64)  # type: ignore[no-untyped-call]
     grey = grey[:_LFW_FACES]
@@ -43,6 +58,19 @@ def lfw_faces() -> tuple[Image, ...]:
     for g in grey:
         u8 = np.clip(g * 255.0, 0, 255).astype(np.uint8)
         out.append(cv2.cvtColor(u8, cv2.COLOR_GRAY2BGR))
+    return tuple(out)
+
+
+def _astronaut_variants(n: int) -> tuple[Image, ...]:
+    """``n`` grey 25×25 tight crops of the astronaut's face, mirrored and lit differently."""
+    face = cv2.cvtColor(astronaut_face()[40:160, 22:132], cv2.COLOR_BGR2GRAY)
+    base = cv2.resize(face, (25, 25), interpolation=cv2.INTER_AREA).astype(np.float64) / 255
+    out: list[Image] = []
+    for i in range(n):
+        g = base[:, ::-1] if i % 2 else base
+        g = np.clip(g ** (0.7 + 0.6 * ((i * 37) % 100) / 100) * (0.8 + 0.4 * (i % 5) / 4), 0, 1)
+        out.append(np.asarray(cv2.cvtColor((g * 255).astype(np.uint8), cv2.COLOR_GRAY2BGR),
+                              dtype=np.uint8))
     return tuple(out)
 
 

@@ -15,8 +15,9 @@ Retry policy, chosen for a device nobody watches:
 * Network errors, 5xx, failed or dead connections: capped exponential backoff with jitter,
   0.5 s doubling to 30 s (each delay plus up to 20 % random), reset once a session has stayed
   up for a minute.
-* ``503``: wait what ``Retry-After`` says (seconds or an HTTP date, clamped to 1 s..10 min),
-  else the backoff.
+* ``503``, ``429`` (the token holds all its sessions) and ``409`` (the site's camera is live
+  under another token): wait what ``Retry-After`` says (seconds or an HTTP date, clamped to
+  1 s..10 min), else the backoff.
 * ``401``/``403``/``404`` (and any other 4xx) are not transient, but the agent does **not**
   exit: it logs one clear error line per attempt and retries slowly (every ``slow_retry``
   seconds, 60 by default). An operator can re-issue a token, fix the site or restart the
@@ -47,7 +48,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
-from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection, RTCSessionDescription
+from aiortc import (
+    RTCConfiguration,
+    RTCIceServer,
+    RTCPeerConnection,
+    RTCRtpSender,
+    RTCSessionDescription,
+)
 
 from ..signalling.ice_servers import parse_links
 from .sources import VideoSource
@@ -184,7 +191,13 @@ class WhipPublisher:
         """Add what is published to ``pc``; returns the RTCRtpSender."""
         if self.source is None:
             raise ValueError("nothing to publish")
-        return pc.addTransceiver(self.source.view(), direction="sendonly").sender
+        transceiver = pc.addTransceiver(self.source.view(), direction="sendonly")
+        if self.source.codec:  # encoded passthrough: offer only that codec
+            caps = RTCRtpSender.getCapabilities("video").codecs
+            transceiver.setCodecPreferences(
+                [c for c in caps if c.mimeType.lower() in (self.source.codec.lower(),
+                                                             "video/rtx")])
+        return transceiver.sender
 
     def release_media(self) -> None:
         """The session's peer connection is closed: let go of what ``add_media`` took."""
@@ -298,10 +311,11 @@ class WhipPublisher:
                 if location:
                     self.location = urllib.parse.urljoin(self.server + "/", location)
                 self.etag = resp.headers.get("ETag")
-            elif resp.status == 503:
+            elif resp.status in (409, 429, 503):
                 retry = parse_retry_after(resp.headers.get("Retry-After"))
-                self.log.warning("%s: relay at capacity (503 %s), retry after %s s",
-                            self.name, _reason(body), "?" if retry is None else f"{retry:.0f}")
+                self.log.warning("%s: relay busy (%d %s), retry after %s s", self.name,
+                                 resp.status, _reason(body),
+                                 "?" if retry is None else f"{retry:.0f}")
                 return _Result(Outcome.BUSY, retry_after=retry)
             elif 400 <= resp.status < 500:
                 hint = {401: "the token is missing, invalid or expired: issue a new one",

@@ -5,18 +5,23 @@
 * ``test`` — ``SyntheticSource``: the ``TestScene`` street with real faces (1280×720, 30 fps).
 * a file path — ``FileSource``: decoded with PyAV, looped forever, paced at the file's own
   timestamps.
-* ``rtsp://…`` — ``LiveSource`` over PyAV with ``rtsp_transport=tcp``; reconnects on error.
+* ``rtsp://…`` — ``LiveSource`` over PyAV with ``rtsp_transport=tcp``; reconnects on error
+  (every 2 s at most, so a camera that comes back is live again within seconds). An H.264
+  camera's packets are passed through as they are (no decode, no encode on the agent: the
+  publisher then offers H.264 only) unless the spec asks to scale (``width``/``height``) or
+  says ``passthrough=0``; another codec is decoded and encoded again.
 * ``/dev/videoN`` — ``LiveSource`` over PyAV's ``v4l2`` input.
 
 Options ride on the spec as a query string, e.g. ``test?width=640&height=360&fps=15``,
 ``clip.mp4?width=1280&height=720``: if every key after the last ``?`` is a known option
-(``width``, ``height``, ``fps``, ``marker``, ``seed``, ``label``) it is stripped, otherwise
-the ``?`` belongs to the source (an RTSP URL with its own query, say). Keyword arguments
-of ``open_source`` override the spec.
+(``width``, ``height``, ``fps``, ``marker``, ``seed``, ``label``, ``passthrough``) it is
+stripped, otherwise the ``?`` belongs to the source (an RTSP URL with its own query, say).
+Keyword arguments of ``open_source`` override the spec.
 
 Every source decodes/renders off the event loop (a single worker thread per source; live
 sources use a reader thread that keeps only the newest frame, so a slow consumer never
-builds latency). Frames are ``yuv420p`` (what the encoder wants, converted in the worker)
+builds latency; passed-through H.264 keeps every packet in order, up to a bound, then drops
+to the next keyframe). Frames are ``yuv420p`` (what the encoder wants, converted in the worker)
 with ``time_base = 1/90000`` and strictly increasing ``pts`` from the capture clock.
 
 A ``VideoSource`` lives for the whole process; ``VideoSource.view()`` gives a thin track per
@@ -30,7 +35,6 @@ import asyncio
 import concurrent.futures
 import fractions
 import logging
-import threading
 import time
 import urllib.parse
 from collections.abc import Generator
@@ -50,7 +54,7 @@ log = logging.getLogger("window.camera")
 
 TIME_BASE = fractions.Fraction(1, 90000)
 CLOCK_RATE = 90000
-OPTION_KEYS = frozenset({"width", "height", "fps", "marker", "seed", "label"})
+OPTION_KEYS = frozenset({"width", "height", "fps", "marker", "seed", "label", "passthrough"})
 
 
 class SourceError(Exception):
@@ -69,6 +73,7 @@ class SourceSpec:
     marker: MarkerMode | None = None
     seed: int = 0
     label: str = ""
+    passthrough: bool | None = None  # RTSP: None = yes when nothing is to be scaled
 
 
 def parse_spec(spec: str) -> SourceSpec:
@@ -94,6 +99,11 @@ def parse_spec(spec: str) -> SourceSpec:
         raise SourceError("width and height must be positive")
     if fps is not None and not 0 < fps <= 120:
         raise SourceError("fps must be in (0, 120]")
+    passthrough = None
+    if "passthrough" in options:
+        if options["passthrough"] not in ("0", "1"):
+            raise SourceError("passthrough must be 0 or 1")
+        passthrough = options["passthrough"] == "1"
     if base == "test":
         kind, target = "test", ""
     elif base.startswith(("rtsp://", "rtsps://")):
@@ -103,7 +113,7 @@ def parse_spec(spec: str) -> SourceSpec:
     else:
         kind, target = "file", base
     return SourceSpec(kind, target, width, height, fps, cast("MarkerMode | None", marker),
-                      seed, options.get("label", ""))
+                      seed, options.get("label", ""), passthrough)
 
 
 def open_source(
@@ -132,7 +142,11 @@ def open_source(
         probe_file(s.target)
         return FileSource(s.target, width=s.width, height=s.height, fps=s.fps)
     if s.kind == "rtsp":
-        return LiveSource.rtsp(s.target, width=s.width, height=s.height)
+        passthrough = s.passthrough
+        if passthrough is None:  # an H.264 camera's packets as they are, unless scaled here
+            passthrough = s.width is None and s.height is None
+        return LiveSource.rtsp(s.target, width=s.width, height=s.height,
+                               passthrough=passthrough)
     return LiveSource.device(s.target, width=s.width, height=s.height, fps=s.fps)
 
 
@@ -196,8 +210,11 @@ class VideoSource(MediaStreamTrack):  # type: ignore[misc]
     async def _in_worker(self, fn: Any, *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
 
-    async def recv(self) -> av.VideoFrame:
+    async def recv(self) -> av.VideoFrame | av.Packet[Any]:
         raise NotImplementedError
+
+    # The codec the publisher must negotiate (an encoded passthrough), or None: any.
+    codec: str | None = None
 
     def view(self) -> MediaStreamTrack:
         """A track for one peer connection; stopping it leaves the source running."""
@@ -216,11 +233,21 @@ class _SourceView(MediaStreamTrack):  # type: ignore[misc]
     def __init__(self, source: VideoSource) -> None:
         super().__init__()
         self._source = source
+        self._keyed = False
 
-    async def recv(self) -> av.VideoFrame:
-        if self.readyState != "live" or self._source.readyState != "live":
-            raise MediaStreamError
-        return await self._source.recv()
+    async def recv(self) -> av.VideoFrame | av.Packet[Any]:
+        while True:
+            if self.readyState != "live" or self._source.readyState != "live":
+                raise MediaStreamError
+            data = await self._source.recv()
+            if isinstance(data, av.Packet):
+                # A new peer connection starts at a keyframe: before one, nothing decodes.
+                self._keyed = self._keyed or data.is_keyframe
+                if not self._keyed:
+                    continue
+            else:
+                self._keyed = False  # a slate: the next packets need a keyframe again
+            return data
 
 
 class _Pacer:
@@ -352,119 +379,8 @@ class FileSource(VideoSource):
         super().stop()
 
 
-class LiveSource(VideoSource):
-    """A live stream (RTSP, V4L2, anything PyAV opens) read by a daemon thread that keeps
-    only the newest frame. On error or end of stream it reopens with backoff (1 s doubling
-    to 30 s). While no frame has arrived for ``stall`` seconds, ``recv`` returns a grey
-    "camera source unavailable" frame once a second, so the connection stays alive."""
+# LiveSource (RTSP, V4L2) lives in its own module; imported last (it builds on the above).
+from .live import LiveSource  # noqa: E402
 
-    def __init__(
-        self,
-        url: str,
-        *,
-        format: str | None = None,
-        options: dict[str, str] | None = None,
-        width: int | None = None,
-        height: int | None = None,
-        stall: float = 3.0,
-    ) -> None:
-        super().__init__()
-        self.url = url
-        self._format = format
-        self._options = dict(options or {})
-        self._width, self._height = width, height
-        self._stall = stall
-        self._latest: av.VideoFrame | None = None
-        self._latest_at = 0.0
-        self._started_at = 0.0
-        self._size = (width or 1280, height or 720)
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._new = asyncio.Event()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self.reconnects = 0
-        self.frames_in = 0
-
-    @classmethod
-    def rtsp(cls, url: str, *, width: int | None = None, height: int | None = None
-             ) -> LiveSource:
-        return cls(url, options={"rtsp_transport": "tcp", "fflags": "nobuffer"},
-                   width=width, height=height)
-
-    @classmethod
-    def device(cls, path: str, *, width: int | None = None, height: int | None = None,
-               fps: float | None = None) -> LiveSource:
-        options = {"video_size": f"{width or 1280}x{height or 720}",
-                   "framerate": str(int(fps or 30))}
-        return cls(path, format="v4l2", options=options, width=width, height=height)
-
-    def _safe_url(self) -> str:
-        """The URL without user:password, for logs."""
-        parts = urllib.parse.urlsplit(self.url)
-        if parts.password or parts.username:
-            host = parts.hostname or ""
-            if parts.port:
-                host = f"{host}:{parts.port}"
-            return urllib.parse.urlunsplit(parts._replace(netloc=host))
-        return self.url
-
-    def _run(self) -> None:
-        delay = 1.0
-        while not self._stop.is_set():
-            try:
-                with av.open(self.url, format=self._format, options=self._options,
-                             timeout=(10.0, 5.0)) as container:
-                    stream = container.streams.video[0]
-                    stream.thread_type = "AUTO"
-                    log.info("source %s opened", self._safe_url())
-                    for frame in container.decode(stream):
-                        if self._stop.is_set():
-                            return
-                        self._publish(to_yuv420p(frame, self._width, self._height))
-                        delay = 1.0
-                log.warning("source %s: end of stream", self._safe_url())
-            except Exception as exc:  # any decoder/network error: reopen
-                log.warning("source %s: %s", self._safe_url(), exc)
-            self.reconnects += 1
-            self._stop.wait(delay)
-            delay = min(delay * 2, 30.0)
-
-    def _publish(self, frame: av.VideoFrame) -> None:
-        with self._lock:
-            self.frames_in += 1
-            self._latest = frame
-            self._latest_at = time.monotonic()
-            self._size = (frame.width, frame.height)
-        loop = self._loop
-        if loop is not None and not loop.is_closed():
-            loop.call_soon_threadsafe(self._new.set)
-
-    async def recv(self) -> av.VideoFrame:
-        if self.readyState != "live":
-            raise MediaStreamError
-        if self._thread is None:
-            self._loop = asyncio.get_running_loop()
-            self._started_at = time.monotonic()
-            self._thread = threading.Thread(target=self._run, name="camera-live", daemon=True)
-            self._thread.start()
-        # Wait for a frame; once the stream has been silent for ``stall`` s, send a slate
-        # every second until it is back.
-        silent = time.monotonic() - max(self._latest_at, self._started_at)
-        try:
-            await asyncio.wait_for(self._new.wait(), max(1.0, self._stall - silent))
-        except TimeoutError:
-            with self._lock:
-                w, h = self._size
-            return self._stamp(await self._in_worker(_slate, w, h, "camera source unavailable"))
-        self._new.clear()
-        with self._lock:
-            frame, at = self._latest, self._latest_at
-            self._latest = None
-        if frame is None:  # raced with a previous recv; wait for the next one
-            return await self.recv()
-        return self._stamp(frame, at)
-
-    def stop(self) -> None:
-        self._stop.set()
-        super().stop()
+__all__ = ["LiveSource", "SourceError", "SourceSpec", "VideoSource", "open_source",
+           "parse_spec"]

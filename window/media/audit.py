@@ -80,6 +80,7 @@ class Audit:
         self.last_sample_at: float | None = None
         self.last_ms: float | None = None
         self.tripped = False
+        self.closed = False
         warm(privacy, cfg)
 
     def ready(self) -> bool:
@@ -88,7 +89,7 @@ class Audit:
     def offer(self, owner: Any, frame: av.VideoFrame) -> None:
         """A decoded arriving frame (event loop); sampled at most ``fps`` times a second."""
         now = time.monotonic()
-        if self.tripped or self._busy or now - self._last < 1 / self.cfg.fps:
+        if self.tripped or self.closed or self._busy or now - self._last < 1 / self.cfg.fps:
             return
         det = detector(self.privacy, self.cfg)
         if det is None:
@@ -114,7 +115,7 @@ class Audit:
 
     def _after(self, fut: Future[tuple[Boxes, float, int, int]]) -> None:
         self._busy = False
-        if fut.cancelled() or self.tripped:
+        if fut.cancelled() or self.tripped or self.closed:
             return
         if fut.exception() is not None:
             log.warning("audit search failed", extra={"site": self.site,
@@ -141,6 +142,7 @@ class Audit:
         })
 
     def close(self) -> None:
+        self.closed = True
         self._pool.shutdown(wait=False, cancel_futures=True)
 
     def snapshot(self) -> dict[str, Any]:

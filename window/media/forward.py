@@ -121,6 +121,7 @@ class RelayIngest:
         self.plis = 0
         self.decode_errors = 0
         self.size: tuple[int, int] | None = None
+        self.first_frame_at: float | None = None
         tap_receiver(receiver, self.on_frame)
 
     # arriving frames (event loop) -------------------------------------------------------------
@@ -130,6 +131,8 @@ class RelayIngest:
         data: bytes = frame.data
         if not data:
             return
+        if self.first_frame_at is None:
+            self.first_frame_at = time.time()
         size = vp8_keyframe_size(data)
         keyframe = size is not None
         if size is not None:
@@ -234,6 +237,8 @@ class RelayIngest:
 
     def close(self) -> None:
         self.closed = True
+        if self.audit is not None:
+            self.audit.close()
         self._pool.shutdown(wait=False, cancel_futures=True)
 
     def snapshot(self) -> dict[str, Any]:
@@ -243,6 +248,7 @@ class RelayIngest:
             "mode": str(self.mode) if self.forwarding or self.mode is IngestMode.LOCAL
             else "local (audit warming up)",
             "since": round(self.since, 1),
+            "first_frame_at": self.first_frame_at,
             "fps_in": round(self.frames.rate(), 1),
             "frames": self.frames.total,
             "bytes": self.bytes,

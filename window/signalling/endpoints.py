@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 from dataclasses import dataclass
 
 from aiohttp import web
@@ -24,7 +25,7 @@ from .body import read_offer, read_text
 from .ice_servers import ice_servers
 from .sdpfrag import parse_sdpfrag
 from .session import Session, SessionKind
-from .tier import TierDoor, TierSession, TierUnavailable
+from .tier import SiteTier, TierDoor, TierSession, TierUnavailable
 
 log = logging.getLogger("window.signalling")
 
@@ -66,17 +67,22 @@ class Endpoint:
             "Access-Control-Allow-Methods": "OPTIONS, POST, PATCH, DELETE",
         }
         response = web.Response(status=204, headers=headers)
-        # ICE servers (with TURN credentials) only for a valid token: a client that wants
-        # them before its offer sends OPTIONS with its Authorization header (RFC 9725 4.4).
-        # Anyone else still gets 204, as the contract says, just without them.
+        # ICE servers (with TURN credentials) only for a valid token that may use this door
+        # (publish here, or watch this site): a client that wants them before its offer
+        # sends OPTIONS with its Authorization header (RFC 9725 4.4). Anyone else still
+        # gets 204, as the contract says, just without them.
         if "Authorization" in request.headers:
-            with contextlib.suppress(Unauthorized):
+            with contextlib.suppress(Unauthorized, Forbidden):
                 grant = self.guard.grant(self._token(request))
-                self._add_links(response, grant.subject or grant.jti)
+                site = request.match_info["site"]
+                if site in self.relay.feeds:
+                    self.guard.allow(grant, self.permission, site)
+                    self._add_links(response, grant)
         return response
 
-    def _add_links(self, response: web.Response, subject: str) -> None:
-        for server in ice_servers(self.cfg, subject):
+    def _add_links(self, response: web.Response, grant: Grant) -> None:
+        """TURN credentials that end when the token does, at the latest."""
+        for server in ice_servers(self.cfg, grant.subject or grant.jti, grant.expires_at):
             response.headers.add("Link", server.link())
 
     async def post(self, request: web.Request) -> web.Response:
@@ -104,16 +110,26 @@ class Endpoint:
             headers={**CORS, "Location": session.path, "ETag": session.etag,
                      "Accept-Patch": "application/trickle-ice-sdpfrag"},
         )
-        self._add_links(response, grant.subject or grant.jti)
+        self._add_links(response, grant)
         return response
 
     async def _to_tier(self, site: str, offer: str, grant: Grant, remote: str
                        ) -> web.Response | None:
-        """The audience tier's turn (see tier.py); None: the relay serves this viewer."""
+        """The audience tier's turn (see tier.py); None: the relay serves this viewer.
+
+        After the token check, and under the token's session cap (``admission``): a token at
+        its cap gets 429 here as at the relay; one handed over by proxy keeps counting."""
         assert self.tier is not None
-        tier = self.tier.takes(site, grant, self.relay.is_full(site))
+        tier = self.tier.takes(site, grant, self.relay.is_full(site, grant))
         if tier is None:
             return None
+        with self.relay.admission.admit(SessionKind.VIEWER, site, grant, remote,
+                                        self.relay.sessions.values(), capacity=False):
+            return await self._hand_over(tier, site, offer, grant, remote)
+
+    async def _hand_over(self, tier: SiteTier, site: str, offer: str, grant: Grant, remote: str
+                         ) -> web.Response | None:
+        assert self.tier is not None
         if tier.cfg.handoff == "redirect":
             log.info("viewer redirected to the tier", extra={"site": site, "remote": remote,
                                                              "subject": grant.subject})
@@ -131,13 +147,19 @@ class Endpoint:
                             headers={**CORS, "Location": session.path, "ETag": session.etag,
                                      "Accept-Patch": "application/trickle-ice-sdpfrag"})
 
-    def _owned_tier_session(self, request: web.Request) -> TierSession | None:
+    def _owned_tier_session(self, request: web.Request, *, hanging_up: bool = False
+                            ) -> TierSession | None:
+        """As ``_owned_session``, for a viewer handed to the tier by proxy (None: not one)."""
         if self.tier is None or self.kind is not SessionKind.VIEWER:
             return None
         session = self.tier.session(request.match_info["site"], request.match_info["session"])
         if session is None:
             return None
-        grant = self.guard.grant(self._token(request))
+        token = self._token(request)
+        grant = self.guard.grant_of_owner(token) if hanging_up else self.guard.grant(token)
+        if grant.expires_at + self.cfg.auth.leeway_s < time.time() and (
+                grant.jti != session.grant.jti):
+            raise Unauthorized("token expired")
         if grant.jti != session.grant.jti and grant.role != "admin":
             raise Forbidden("this session belongs to another token")
         return session
@@ -145,11 +167,17 @@ class Endpoint:
     def _token(self, request: web.Request) -> str:
         return bearer_token(request)
 
-    def _owned_session(self, request: web.Request) -> Session:
-        """The session in the path, if the request's token opened it (or is an admin's)."""
-        grant = self.guard.grant(self._token(request))
+    def _owned_session(self, request: web.Request, *, hanging_up: bool = False) -> Session:
+        """The session in the path, if the request's token opened it (or is an admin's).
+
+        ``hanging_up``: an expired token of the session's own id still may (DELETE)."""
+        token = self._token(request)
+        grant = self.guard.grant_of_owner(token) if hanging_up else self.guard.grant(token)
         session = self.relay.session(request.match_info["site"], request.match_info["session"],
                                      self.kind)
+        if grant.expires_at + self.cfg.auth.leeway_s < time.time() and (
+                grant.jti != session.grant.jti):
+            raise Unauthorized("token expired")  # only the owner hangs up with an expired one
         if grant.jti != session.grant.jti and grant.role != "admin":
             raise Forbidden("this session belongs to another token")
         return session
@@ -174,11 +202,11 @@ class Endpoint:
         return web.Response(status=204, headers=CORS)
 
     async def delete(self, request: web.Request) -> web.Response:
-        handed = self._owned_tier_session(request)
+        handed = self._owned_tier_session(request, hanging_up=True)
         if handed is not None:
             await self.tier.end(handed, "deleted by client")  # type: ignore[union-attr]
             return web.Response(status=200, text="session ended\n", headers=CORS)
-        session = self._owned_session(request)
+        session = self._owned_session(request, hanging_up=True)
         await self.relay.end(session, "deleted by client")
         return web.Response(status=200, text="session ended\n", headers=CORS)
 

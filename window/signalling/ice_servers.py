@@ -72,14 +72,24 @@ def turn_credentials(secret: str, subject: str, ttl_s: int, now: float | None = 
     return username, base64.b64encode(digest).decode()
 
 
-def ice_servers(cfg: Config, subject: str) -> list[IceServer]:
-    """The configured STUN/TURN servers, TURN ones with fresh credentials for ``subject``."""
+def ice_servers(cfg: Config, subject: str, expires_at: float | None = None
+                ) -> list[IceServer]:
+    """The configured STUN/TURN servers, TURN ones with fresh credentials for ``subject``.
+
+    ``expires_at``: the Unix time the client's token ends; TURN credentials never outlive it
+    (at most ``turn.credential_ttl_s``). A token that has ended gets no TURN server.
+    """
     out: list[IceServer] = []
     turn = cfg.turn
+    ttl = turn.credential_ttl_s
+    if expires_at is not None:
+        ttl = min(ttl, int(expires_at - time.time()))
     creds: tuple[str, str] | None = None
     for url in turn.urls:
         if url.startswith("turn"):
-            creds = creds or turn_credentials(turn.secret, subject, turn.credential_ttl_s)
+            if ttl <= 0:
+                continue
+            creds = creds or turn_credentials(turn.secret, subject, ttl)
             out.append(IceServer(url, *creds))
         else:
             out.append(IceServer(url))

@@ -38,6 +38,14 @@ class Session:
     track: FeedTrack | None = None
     remote_ufrag: str | None = None
     closed: bool = False
+    # Remote ICE candidates accepted so far (offer + trickle), against candidates.max_per_session.
+    remote_candidates: int = 0
+    # Unix time the session ends (its token's exp; /api/renew of the token id moves it).
+    expires_at: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not self.expires_at:
+            self.expires_at = float(self.grant.expires_at)
 
     @property
     def path(self) -> str:

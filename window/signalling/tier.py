@@ -15,6 +15,10 @@ never a partner's screen or an operator), the viewer is handed over:
   checks; browsers drop the ``Authorization`` header on a cross-origin redirect, so the
   ticket is what opens the tier's door, for ``ticket_ttl_s`` seconds and one site only.
 
+Before either, the viewer's token passes its session cap (``admission``, ``429`` beyond): a
+viewer handed over by proxy keeps counting against its token while open (``held_by``); one
+redirected is not seen again after the ``307`` (its ticket is short-lived and for one site).
+
 If the tier does not answer (down, refused, slow), the viewer is served by the relay itself
 when it has room. Every ten seconds the instances' ``/stats`` are polled (reachable, viewers
 there); sessions whose token expired are hung up at the tier.
@@ -240,6 +244,10 @@ class TierDoor:
             return session, body
         tier.fallbacks += 1
         raise TierUnavailable(tier.site)
+
+    def held_by(self, jti: str) -> int:
+        """Sessions of token id ``jti`` open at the tier by proxy (they count against its cap)."""
+        return sum(1 for s in self.sessions.values() if s.grant.jti == jti)
 
     def session(self, site: str, session_id: str) -> TierSession | None:
         s = self.sessions.get(session_id)

@@ -7,7 +7,8 @@ from where). Curtain and mode are kept in the store so they survive a restart. T
 
 ``POST /api/renew`` is the one call for non-admins: a screen (kiosk) swaps its token, before it
 expires, for a fresh one with the same role, site, subject and id (so revoking the id still
-ends it), so an unattended screen never needs a human.
+ends it), so an unattended screen never needs a human. Not before half the token's life, at
+most once per half a lifetime per id (``Renewals``): renewal is no disk filler.
 """
 
 from __future__ import annotations
@@ -20,13 +21,12 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
-import jwt
 import segno
 from aiohttp import web
 
 from ..auth.roles import Permission, Role
 from ..auth.tokens import Grant, mint
-from ..config import PrivacyMode
+from ..config import Config, PrivacyMode
 from ..durations import parse_duration
 from ..errors import (
     BadRequest,
@@ -34,6 +34,7 @@ from ..errors import (
     Forbidden,
     NotFound,
     NotImplementedByServer,
+    TooManyRequests,
     UnsupportedMediaType,
 )
 from ..signalling.session import Session, SessionKind
@@ -62,6 +63,7 @@ class Api:
         self.store = server.store
         self.cfg = server.cfg
         self._bytes: dict[str, tuple[float, int]] = {}  # site -> (time, bytes_out) for kbps
+        self._renewals = Renewals()
 
     def routes(self) -> list[web.RouteDef]:
         return [
@@ -186,7 +188,8 @@ class Api:
                       "privacy_off_allowed": self.relay.allow_privacy_off,
                       "modes": [str(m) for m in PrivacyMode
                                 if m is not PrivacyMode.OFF or self.relay.allow_privacy_off],
-                      "server_time": time.time(), "sites": sites})
+                      "server_time": time.time(), "sites": sites,
+                      "refused": self.relay.admission.summary()})
 
     async def site_status(self, request: web.Request) -> web.Response:
         self._operator(request)
@@ -284,9 +287,14 @@ class Api:
             raise BadRequest(f"ttl longer than the maximum {self.cfg.auth.max_ttl}")
         if site is not None and site not in self.relay.feeds:
             raise NotFound(f"unknown site {site!r}")
+        max_sessions = body.get("max_sessions")
+        if max_sessions is not None and (not isinstance(max_sessions, int)
+                                         or isinstance(max_sessions, bool)
+                                         or not 1 <= max_sessions <= 10000):
+            raise BadRequest("max_sessions must be an integer from 1 to 10000")
         try:
             token, minted = mint(self.cfg, self.server.keys, role=role, ttl_s=ttl, site=site,
-                                 subject=subject)
+                                 subject=subject, max_sessions=max_sessions)
         except ConfigError as e:
             raise BadRequest(str(e)) from None
         await self._audit(request, grant, "token.mint", minted.jti, {
@@ -312,6 +320,9 @@ class Api:
         expires_at = body.get("expires_at")
         if expires_at is not None and not isinstance(expires_at, int):
             raise BadRequest("expires_at must be a Unix time in seconds")
+        if expires_at is None:  # a session opened with it knows (kept for retention)
+            expires_at = next((s.grant.expires_at for s in self.relay.sessions.values()
+                               if s.grant.jti == jti), None)
         await asyncio.to_thread(self.store.revoke, jti, expires_at, reason)
         self.guard.mark_revoked(jti)
         kicked = await self.relay.kick_subject(jti) + await self.server.tier.kick_subject(jti)
@@ -349,17 +360,55 @@ class Api:
         grant = self.guard.grant(token)
         if grant.role is not Role.SCREEN:
             raise Forbidden("only screen tokens renew themselves; ask an operator")
-        claims = jwt.decode(token, options={"verify_signature": False})
-        lifetime = int(claims.get("exp", 0)) - int(claims.get("iat", claims.get("exp", 0)))
+        lifetime = grant.expires_at - (grant.issued_at or grant.expires_at)
         ttl = min(max(lifetime, 60), parse_duration(self.cfg.auth.max_ttl))
+        self._renewals.check(grant, ttl, self.cfg)
         try:
             new, renewed = mint(self.cfg, self.server.keys, role=grant.role, ttl_s=ttl,
-                                site=grant.site, subject=grant.subject, jti=grant.jti)
+                                site=grant.site, subject=grant.subject, jti=grant.jti,
+                                max_sessions=grant.max_sessions,
+                                first_issued=grant.first_issued or grant.issued_at)
         except ConfigError as e:  # e.g. public-key mode without a private key here
             raise NotImplementedByServer(f"this relay cannot renew tokens: {e}") from None
+        self._renewals.note(grant.jti, renewed.expires_at)
+        extended = self.relay.extend(grant.jti, renewed.expires_at)
+        # One entry per renewal period and token id: the rate limit above sees to that.
         await self._audit(request, grant, "token.renew", grant.jti,
-                          {"site": grant.site, "expires_at": renewed.expires_at})
+                          {"site": grant.site, "expires_at": renewed.expires_at,
+                           "sessions_extended": extended})
         return _json({"token": new, "expires_at": renewed.expires_at})
+
+
+class Renewals:
+    """When each token id last renewed: a token renews once per half of its life, at most.
+
+    Without it, the old token (still valid after a renewal) could renew again and again,
+    each time writing an audit entry: a disk filler.
+    """
+
+    def __init__(self) -> None:
+        self._last: dict[str, tuple[float, int]] = {}  # jti -> (renewed at, new expiry)
+
+    def check(self, grant: Grant, ttl: int, cfg: Config) -> None:
+        now = time.time()
+        slack = cfg.auth.leeway_s  # a screen's clock may run a little fast
+        half = grant.issued_at + (grant.expires_at - grant.issued_at) / 2
+        last = self._last.get(grant.jti)
+        not_before = max(half, last[0] + ttl / 2 if last else 0.0) - slack
+        if now < not_before:
+            raise TooManyRequests("too early to renew: a token renews after half its life",
+                                  retry_after=int(not_before - now) + 1)
+        if cfg.auth.renew_max_age:
+            first = grant.first_issued or grant.issued_at
+            if now - first > parse_duration(cfg.auth.renew_max_age):
+                raise Forbidden("this token id has been renewed for auth.renew_max_age; "
+                                "ask an operator for a new one")
+
+    def note(self, jti: str, expires_at: int) -> None:
+        now = time.time()
+        if len(self._last) > 1000:  # forget ids whose last token has run out
+            self._last = {k: v for k, v in self._last.items() if v[1] > now}
+        self._last[jti] = (now, expires_at)
 
 
 def qr_svg(text: str) -> str:

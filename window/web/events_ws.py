@@ -4,6 +4,11 @@ Browsers cannot set headers on a WebSocket, so the token comes as the first mess
 (``{"type": "auth", "token": "…"}``, preferred), or as ``?token=`` or a ``bearer.<token>``
 subprotocol. After it: one ``hello``, one ``snapshot`` of every site the token may watch, then
 every change on the relay's event bus for those sites. See ``docs/events.md``.
+
+The door is held: sockets are capped in total and per client address (``limits.events_*``),
+a socket without a valid token is closed after ``limits.events_auth_timeout_s``, messages
+over ``limits.events_max_message_bytes`` close the socket (1009), and whatever a page sends
+that does not parse (also JSON nested too deep to parse) is refused or ignored, never a crash.
 """
 
 from __future__ import annotations
@@ -18,15 +23,15 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 from ..auth.guard import Guard
-from ..auth.roles import Permission, allowed_site
+from ..auth.roles import ROLE_PERMISSIONS, Permission, allowed_site
 from ..auth.tokens import Grant
-from ..errors import Forbidden, Unauthorized
+from ..errors import AtCapacity, Forbidden, TooManyRequests, Unauthorized
 from ..relay import Relay
 from .common import site_summary
+from .remote import client_address
 
 log = logging.getLogger("window.events")
 
-AUTH_TIMEOUT_S = 5.0
 RECHECK_S = 2.0  # revocation and expiry are re-checked this often
 SUBPROTOCOL_PREFIX = "bearer."
 CLOSE_UNAUTHORIZED = 4401
@@ -38,6 +43,8 @@ class EventsSocket:
         self.relay = relay
         self.guard = guard
         self.clients = 0
+        self.per_address: dict[str, int] = {}
+        self.limits = relay.cfg.limits
 
     def routes(self) -> list[web.RouteDef]:
         return [web.get("/events", self.handle)]
@@ -64,19 +71,29 @@ class EventsSocket:
         return event
 
     async def handle(self, request: web.Request) -> web.WebSocketResponse:
+        remote = client_address(request, self.relay.cfg.server.trusted_proxies)
+        if self.clients >= self.limits.events_sockets_total:
+            raise AtCapacity("too many event sockets open; try again soon")
+        if self.per_address.get(remote, 0) >= self.limits.events_sockets_per_address:
+            raise TooManyRequests("too many event sockets from this address", retry_after=30)
         offered = [p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",")
                    if p.strip()]
         from_protocol = next((p for p in offered if p.startswith(SUBPROTOCOL_PREFIX)), None)
         ws = web.WebSocketResponse(heartbeat=15.0, protocols=[from_protocol] if from_protocol
-                                   else ())
-        await ws.prepare(request)
+                                   else (), max_msg_size=self.limits.events_max_message_bytes)
         self.clients += 1
+        self.per_address[remote] = self.per_address.get(remote, 0) + 1
         try:
+            await ws.prepare(request)
             await self._serve(request, ws, from_protocol)
         finally:
             self.clients -= 1
+            left = self.per_address.pop(remote, 1) - 1
+            if left > 0:
+                self.per_address[remote] = left
             if not ws.closed:
-                await ws.close()
+                with contextlib.suppress(Exception):
+                    await ws.close()
         return ws
 
     async def _first_token(self, request: web.Request, ws: web.WebSocketResponse,
@@ -86,17 +103,14 @@ class EventsSocket:
         if request.query.get("token"):
             return request.query["token"]
         try:
-            msg = await ws.receive(timeout=AUTH_TIMEOUT_S)
+            msg = await ws.receive(timeout=self.limits.events_auth_timeout_s)
         except TimeoutError:
             await self._refuse(ws, Unauthorized("send {\"type\": \"auth\", \"token\": …} first"))
             return None
         if msg.type is not WSMsgType.TEXT:
             return None
-        try:
-            data = json.loads(msg.data)
-            token = data["token"] if isinstance(data, dict) else None
-        except (ValueError, KeyError):
-            token = None
+        data = _parse(msg.data)
+        token = data.get("token") if isinstance(data, dict) else None
         if not isinstance(token, str) or not token:
             await self._refuse(ws, Unauthorized("the first message must be "
                                                 "{\"type\": \"auth\", \"token\": …}"))
@@ -146,7 +160,11 @@ class EventsSocket:
                     if getter in done:
                         event = getter.result()
                         site = event.get("site")
-                        if site is None or site in self.visible(grant):
+                        operators_only = event.get("type") == "audit"  # partner alerts
+                        if operators_only and Permission.OPERATE not in ROLE_PERMISSIONS[
+                                grant.role]:
+                            pass
+                        elif site is None or site in self.visible(grant):
                             await ws.send_json(self._enrich(event))
                     else:
                         getter.cancel()
@@ -163,25 +181,33 @@ class EventsSocket:
             self.relay.events.unsubscribe(queue)
 
     def _hello(self, grant: Grant) -> dict[str, Any]:
+        own = self.relay.cfg.sites.get(grant.site or "")
         return {"type": "hello", "role": str(grant.role), "site": grant.site,
                 "subject": grant.subject, "expires_at": grant.expires_at,
-                "sites": self.visible(grant)}
+                "sites": self.visible(grant),
+                # what the token's own site reads (a screen speaks it): null without a site
+                "language": own.language if own else None}
 
     async def _read(self, ws: web.WebSocketResponse) -> str | None:
         """Wait for the page's next meaningful message: a new token, or the end (None)."""
         async for msg in ws:
             if msg.type is not WSMsgType.TEXT:
                 continue
-            try:
-                data = json.loads(msg.data)
-            except ValueError:
-                continue
+            data = _parse(msg.data)
             if not isinstance(data, dict):
                 continue
             if data.get("type") == "ping":
                 await ws.send_json({"type": "pong", "server_time": time.time()})
             elif data.get("type") == "auth" and isinstance(data.get("token"), str):
                 return str(data["token"])
+        return None
+
+
+def _parse(text: str) -> Any:
+    """JSON, or None for anything that does not parse (also nesting too deep to parse)."""
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError):
         return None
 
 

@@ -153,6 +153,17 @@ class RelayCollector:
         for reason, n in dict(self.server.guard.rejections).items():
             rejections.add_metric([reason], float(n))
         yield rejections
+        refused = CounterMetricFamily("window_sessions_refused",
+                                      "media sessions refused, by reason (token_limit, "
+                                      "at_capacity, camera_live)",
+                                      labels=["reason", "site", "role"])
+        for (reason, site, role), n in dict(relay.admission.refused).items():
+            refused.add_metric([reason, site, role], float(n))
+        yield refused
+        dropped = CounterMetricFamily("window_candidates_dropped",
+                                      "remote ICE candidates the relay refused to check")
+        dropped.add_metric([], float(relay.candidates.dropped))
+        yield dropped
         http = CounterMetricFamily("window_http_responses", "HTTP responses by status",
                                    labels=["method", "status"])
         for (method, status), n in dict(self.http_counts).items():
@@ -197,7 +208,9 @@ def metrics_routes(server: Server, http_counts: dict[tuple[str, int], int]
 
     async def metrics(request: web.Request) -> web.Response:
         token = bearer_token(request)
-        if not (scrape_token and hmac.compare_digest(token, scrape_token)):
+        # Bytes: compare_digest refuses str with non-ASCII characters (a 500 otherwise).
+        if not (scrape_token and hmac.compare_digest(token.encode("utf-8", "surrogateescape"),
+                                                     scrape_token.encode())):
             server.guard.check(token, Permission.OPERATE)
         body = generate_latest(registry)
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST,

@@ -12,12 +12,8 @@ from aiohttp import web
 
 from ..errors import NotFound
 
-PAGE_HEADERS = {
-    "Cache-Control": "no-cache",
-    "Referrer-Policy": "no-referrer",
-    "X-Content-Type-Options": "nosniff",
-    "Permissions-Policy": "camera=(self), microphone=()",
-}
+# Security headers (CSP and the rest) are added to every response in ``web.headers``.
+PAGE_HEADERS = {"Cache-Control": "no-cache"}
 
 
 def shared_file(*parts: str) -> Path:
@@ -48,9 +44,28 @@ def page_routes(web_dir: Path, sites: set[str]) -> list[web.AbstractRouteDef]:
     async def index(request: web.Request) -> web.StreamResponse:
         return web.FileResponse(web_dir / "index.html", headers=PAGE_HEADERS)
 
+    async def cjk_font(request: web.Request) -> web.StreamResponse:
+        # The slates' font, for pages on machines without a Japanese font (a kiosk's minimal
+        # OS): the stylesheet falls back to it only for CJK characters (unicode-range).
+        from ..media.slate import font_path  # local: slate → i18n → this module
+
+        path = font_path()
+        if path is None or "CJK" not in path.name:
+            raise NotFound("no CJK font on this relay")
+        return web.FileResponse(path, headers={"Cache-Control": "public, max-age=604800",
+                                               "Content-Type": "font/otf",
+                                               "X-Content-Type-Options": "nosniff"})
+
+    async def favicon(request: web.Request) -> web.StreamResponse:
+        # /favicon.ico too: browsers and crawlers ask for it whatever the page declares.
+        return web.FileResponse(web_dir / "favicon.svg", headers={
+            "Content-Type": "image/svg+xml", "Cache-Control": "max-age=86400"})
+
     routes: list[web.AbstractRouteDef] = [
-        page("view", True), page("screen", True), page("admin", False), web.get("/", index)]
-    for folder in ("js", "css", "img"):
+        page("view", True), page("screen", True), page("admin", False), web.get("/", index),
+        web.get("/favicon.svg", favicon), web.get("/favicon.ico", favicon),
+        web.get("/fonts/cjk.otf", cjk_font)]
+    for folder in ("js", "css", "img", "i18n"):
         if (web_dir / folder).is_dir():
             routes.append(web.static(f"/{folder}", web_dir / folder))
     return routes
