@@ -151,6 +151,27 @@ async def test_overflow_sends_only_the_viewers_the_relay_has_no_room_for(
             await peer.pc.close()
 
 
+async def test_a_viewer_handed_to_the_tier_still_counts_against_its_tokens_cap(
+        tiers: list[JanusTier], tmp_path: Path) -> None:
+    """Issue 14's per-token cap holds across the door: 429 before the hand-over, and a
+    viewer open at the tier by proxy keeps its token's slot until it hangs up."""
+    async with relay_feeding(tmp_path, tiers[:1]) as (server, _):
+        token = mint(server.cfg, server.keys, role=Role.VIEWER, ttl_s=600, max_sessions=1)[0]
+        v = await watch(server.url, "bochum", token)
+        try:
+            assert len(server.tier.viewers_of("bochum")) == 1
+            resp = await post(server.url + "/whep/bochum", token, await offer_sdp())
+            assert resp.status == 429
+            assert "Retry-After" in resp.headers
+            assert len(server.tier.viewers_of("bochum")) == 1  # nothing more at the tier
+            assert len(server.relay.feed("bochum").viewers) == pushes(1)  # nor at the relay
+            assert await delete(server.url, v.peer.location, token) == 200
+        finally:
+            await v.close()
+        again = await watch(server.url, "bochum", token)  # its slot is free again
+        await again.close()
+
+
 async def test_a_307_sends_the_viewer_to_the_tier_with_a_ticket(
         tiers: list[JanusTier], tmp_path: Path) -> None:
     async with relay_feeding(tmp_path, tiers[:1], handoff="redirect") as (server, _):

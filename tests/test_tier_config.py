@@ -34,3 +34,30 @@ def test_bad_tier_settings_name_the_key(tmp_path: Path, tier: dict[str, Any],
     with pytest.raises(ConfigError, match="sites.bochum.tier") as e:
         small_config(tmp_path, sites={"bochum": {"tier": tier}})
     assert message in str(e.value)
+
+
+def test_the_pages_csp_lets_the_browser_follow_a_307_only_to_the_configured_tier(
+        tmp_path: Path) -> None:
+    from window.web.headers import content_security_policy
+
+    def connect_src(**tier: Any) -> str:
+        cfg = small_config(tmp_path, sites={"bochum": {"tier": {
+            "whep_urls": ["https://user:pw@tier-a.example:8443/whep/endpoint/bochum?x=1",
+                          "http://tier-b.example/whep/endpoint/bochum"],
+            "token": "t", **tier}}})
+        directive = next(d for d in content_security_policy(cfg).split("; ")
+                         if d.startswith("connect-src"))
+        return directive
+
+    assert connect_src(handoff="redirect") == (
+        "connect-src 'self' https://tier-a.example:8443 http://tier-b.example")
+    assert connect_src(handoff="proxy") == "connect-src 'self'"  # the browser talks only to us
+    assert connect_src(handoff="redirect", use="off") == "connect-src 'self'"
+    assert content_security_policy(small_config(tmp_path)).count("connect-src 'self';") == 1
+
+
+def test_a_tier_url_cannot_smuggle_a_csp_source(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="is not an http"):
+        small_config(tmp_path, sites={"bochum": {"tier": {
+            "whep_urls": ["http://t.example; script-src *"], "token": "t",
+            "handoff": "redirect"}}})

@@ -15,6 +15,12 @@ from tierkit import pushes, relay_feeding, viewer_token
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
 
+WATCH_CSP = """
+window.__csp = [];
+document.addEventListener('securitypolicyviolation', (e) => window.__csp.push(
+  `${e.violatedDirective} ${e.blockedURI}`));
+"""
+
 
 @pytest.fixture(scope="module")
 def tier(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JanusTier]:
@@ -27,6 +33,7 @@ async def test_the_view_page_plays_from_the_tier(browser: Browser, tier: JanusTi
                                                  tmp_path: Path, handoff: str) -> None:
     async with relay_feeding(tmp_path, [tier], handoff=handoff) as (server, _):
         page = await browser.new_page()
+        await page.add_init_script(WATCH_CSP)  # the 307 must pass the page's connect-src
         errors = collect_errors(page)
         try:
             await page.goto(f"{server.url}/view/bochum#token={viewer_token(server)}")
@@ -36,6 +43,7 @@ async def test_the_view_page_plays_from_the_tier(browser: Browser, tier: JanusTi
             assert tier.stats()["bochum"] >= 1
             if handoff == "proxy":
                 assert len(server.tier.viewers_of("bochum")) == 1
+            assert await page.evaluate("window.__csp") == []
             assert errors == []
         finally:
             await page.close()
