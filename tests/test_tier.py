@@ -134,7 +134,10 @@ async def test_screens_stay_on_the_relay(tiers: list[JanusTier], tmp_path: Path)
 async def test_overflow_sends_only_the_viewers_the_relay_has_no_room_for(
         tiers: list[JanusTier], tmp_path: Path) -> None:
     cfg = tier_config(tmp_path, tiers[:1], use="overflow")
-    cfg.server.max_viewers_per_site = pushes(1) + 1  # the push and one viewer
+    # Room for two viewer sessions (pushes are not sessions), one of them kept for screens
+    # and operators (issue 14): one viewer-token viewer on the relay, the next to the tier.
+    cfg.server.max_viewers_per_site = 2
+    cfg.limits.reserved_per_site = 1
     async with running(cfg) as server:
         peer, _ = await publish(server.url, "bochum", viewer_token(server, "bochum", "camera"))
         await wait_tier_fed(tiers[:1])
