@@ -8,10 +8,13 @@ Starts `window demo` (relay plus simulated street cameras with real faces, priva
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import signal
 import subprocess
 import sys
+import urllib.parse
+import urllib.request
 from pathlib import Path
 
 from playwright.async_api import async_playwright
@@ -39,6 +42,7 @@ async def main(port: int = 8765) -> None:
                                re.M))
         views = re.findall(r"(http://\S+/view/\w+#token=\S+)", text)
         screens = re.findall(r"(http://\S+/screen/\w+#token=\S+)", text)
+        screen_of = {re.search(r"/screen/(\w+)#", u).group(1): u for u in screens}  # type: ignore[union-attr]
         await asyncio.sleep(6)  # the privacy filter warms up, cameras go live
         OUT.mkdir(parents=True, exist_ok=True)
         async with async_playwright() as pw:
@@ -56,6 +60,35 @@ async def main(port: int = 8765) -> None:
                 await asyncio.sleep(2)
                 await page.screenshot(path=str(OUT / name))
                 print("saved", OUT / name)
+                await page.close()
+            # each city's screen in its own language: Tsukuba's in Japanese, Bochum's in German,
+            # live and with the partner's curtain down (the slate in the screen's language)
+            admin = urllib.parse.unquote(urls["admin"].split("#token=")[1])
+            base = urls["admin"].split("/admin")[0]
+            for here, partner, lang in [("tsukuba", "bochum", "ja"), ("bochum", "tsukuba", "de")]:
+                page = await browser.new_page(viewport={"width": 1920, "height": 1080})
+                await page.goto(screen_of[here])
+                await page.wait_for_function(
+                    "(lang) => document.documentElement.lang === lang && "
+                    "document.documentElement.dataset.feedState === 'live' && "
+                    "document.getElementById('video').getVideoPlaybackQuality()"
+                    ".totalVideoFrames > 20", arg=lang, timeout=30000)
+                await asyncio.sleep(2)
+                await page.screenshot(path=str(OUT / f"screen-{here}-{lang}.png"))
+                print("saved", OUT / f"screen-{here}-{lang}.png")
+                for down in (True, False):
+                    request = urllib.request.Request(
+                        f"{base}/api/sites/{partner}/curtain", method="POST",
+                        data=json.dumps({"down": down}).encode(),
+                        headers={"Authorization": f"Bearer {admin}",
+                                 "Content-Type": "application/json"})
+                    await asyncio.to_thread(urllib.request.urlopen, request)
+                    if down:
+                        await page.wait_for_function(
+                            "() => document.documentElement.dataset.feedState === 'paused'")
+                        await asyncio.sleep(1.5)  # the overlay fades in
+                        await page.screenshot(path=str(OUT / f"screen-{here}-{lang}-paused.png"))
+                        print("saved", OUT / f"screen-{here}-{lang}-paused.png")
                 await page.close()
             await browser.close()
     finally:

@@ -84,8 +84,12 @@ async def test_curtain_mode_kick_and_audit(server: Server, token) -> None:  # ty
     try:
         hello = await events.next(lambda m: m["type"] == "hello")
         assert hello["role"] == "screen" and hello["sites"] == ["bochum"]
+        assert hello["language"] == "ja"  # a screen in Tsukuba speaks Japanese
         snap = await events.next(lambda m: m["type"] == "snapshot")
         assert list(snap["sites"]) == ["bochum"]
+        assert snap["sites"]["bochum"]["language"] == "de"
+        assert snap["sites"]["bochum"]["titles"] == {"de": "Bochum", "ja": "ボーフム",
+                                                     "en": "Bochum"}
         await events.next(lambda m: m["type"] == "feed" and m["state"] == "live", 10)
         await viewer.wait_for(lambda img: img.mean() > 150)
 

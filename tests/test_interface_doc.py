@@ -24,7 +24,7 @@ DOC = (Path(__file__).resolve().parent.parent / "docs" / "interface.md").read_te
 
 PENDING = {
     "roles": set(),
-    "statuses": {429},  # issue 14: sessions per token
+    "statuses": set(),
 }
 
 

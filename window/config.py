@@ -26,6 +26,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from .errors import ConfigError
 
 SITE_NAME = re.compile(r"^[a-z0-9-]+$")
+# The languages the pages and slates speak (web/i18n/<language>.json each).
+LANGUAGES = ("de", "ja", "en")
 
 
 class PrivacyMode(enum.StrEnum):
@@ -198,14 +200,21 @@ class SiteConfig:
     hours: list[str] = field(default_factory=list)
     # Regions always blurred: polygons of [x, y] points in 0..1 of the frame.
     zones: list[list[list[float]]] = field(default_factory=list)
+    # What the site's people read: its screens' overlay and slates, its pages' default
+    # ("de", "ja" or "en").
+    language: str = "en"
+    # The site's name in other languages, such as {ja = "ボーフム"}; `title` otherwise.
+    titles: dict[str, str] = field(default_factory=dict)
     # Push this site's processed feed to partner relays (see "Two relays" in interface.md).
     push: list[PushConfig] = field(default_factory=list)
 
 
 def _default_sites() -> dict[str, SiteConfig]:
     return {
-        "bochum": SiteConfig(timezone="Europe/Berlin", partner="tsukuba", title="Bochum"),
-        "tsukuba": SiteConfig(timezone="Asia/Tokyo", partner="bochum", title="Tsukuba"),
+        "bochum": SiteConfig(timezone="Europe/Berlin", partner="tsukuba", title="Bochum",
+                             language="de", titles={"ja": "ボーフム"}),
+        "tsukuba": SiteConfig(timezone="Asia/Tokyo", partner="bochum", title="Tsukuba",
+                              language="ja", titles={"ja": "つくば"}),
     }
 
 
@@ -416,6 +425,17 @@ def _env_layer(env: Mapping[str, str]) -> dict[str, Any]:
     return layer
 
 
+def _validate_language(name: str, site: SiteConfig) -> None:
+    languages = ", ".join(LANGUAGES)
+    if site.language not in LANGUAGES:
+        raise ConfigError(f"sites.{name}.language: {site.language!r} is not one of {languages}")
+    for lang, text in site.titles.items():
+        if lang not in LANGUAGES:
+            raise ConfigError(f"sites.{name}.titles.{lang}: not one of {languages}")
+        if not text.strip():
+            raise ConfigError(f"sites.{name}.titles.{lang}: empty")
+
+
 def validate(cfg: Config) -> None:
     """Checks that span keys: names, partners, time zones, sizes."""
     if not cfg.sites:
@@ -441,6 +461,7 @@ def validate(cfg: Config) -> None:
                                     for p in zone):
                 raise ConfigError(
                     f"sites.{name}.zones[{i}]: a zone is 3 or more [x, y] points in 0..1")
+        _validate_language(name, site)
         validate_pushes(name, site.push)
     if cfg.auth.algorithm not in ("HS256", "EdDSA", "ES256"):
         raise ConfigError(f"auth.algorithm: {cfg.auth.algorithm!r} is not HS256, EdDSA or ES256")

@@ -26,6 +26,7 @@ from aiortc import (
 from aiortc.mediastreams import MediaStreamTrack
 from aiortc.sdp import candidate_from_sdp
 
+from . import i18n
 from .auth.roles import Role
 from .auth.tokens import Grant
 from .config import Config, PrivacyMode
@@ -143,7 +144,9 @@ class Relay:
         for name, site in self.cfg.sites.items():
             stage = PrivacyStage(name, self.cfg.privacy, site, allow_off=self.allow_privacy_off)
             saved = await asyncio.to_thread(self.store.settings, f"site:{name}")
-            feed = Feed(name, self.cfg.media, self.clocks[name], stage, self._on_feed_state)
+            feed = Feed(name, self.cfg.media, self.clocks[name], stage, self._on_feed_state,
+                        languages=i18n.slate_languages(self.cfg, name),
+                        titles=i18n.titles(name, self.cfg.sites[name]))
             if "mode" in saved:
                 try:
                     stage.set_mode(PrivacyMode(saved["mode"]))

@@ -89,3 +89,24 @@ async def shot(page: Page, name: str) -> None:
         return
     SHOTS.mkdir(parents=True, exist_ok=True)
     await page.screenshot(path=str(SHOTS / name))
+
+
+AXE = Path(__file__).resolve().parent.parent.parent / "node_modules" / "axe-core" / "axe.min.js"
+
+
+async def axe_findings(page: Page) -> list[str]:
+    """axe-core's findings on the live page, one line each ("rule (impact): nodes").
+
+    axe comes from the npm registry (package.json, `npm install`), never from the web, and is
+    evaluated through the DevTools protocol, which a page's Content-Security-Policy does not
+    stop (the page itself loads scripts from 'self' only)."""
+    if not AXE.is_file():
+        raise AssertionError(f"{AXE} missing: run `npm install` (package.json has axe-core)")
+    source = AXE.read_text(encoding="utf-8")
+    await page.evaluate(f"() => {{ {source}\n; window.__axe = axe; }}")
+    result = await page.evaluate("""async () => {
+      const r = await window.__axe.run(document, { resultTypes: ["violations"] });
+      return r.violations.map((v) => `${v.id} (${v.impact}): ${v.help}: ` +
+        v.nodes.map((n) => n.target.join(" ")).join(", "));
+    }""")
+    return [str(line) for line in result]

@@ -27,8 +27,10 @@ async def test_screen_shows_partner_with_slates(browser: Browser, relay: Server,
     page = await browser.new_page(viewport=HD)
     errors = collect_errors(page)
     try:
-        # a screen standing in tsukuba shows bochum
-        await page.goto(f"{relay.url}/screen/tsukuba#token={mint_token('screen', 'tsukuba')}")
+        # a screen standing in tsukuba shows bochum (told to speak English by its link: the
+        # Japanese it speaks by default is checked in test_i18n_pages.py)
+        await page.goto(f"{relay.url}/screen/tsukuba#token={mint_token('screen', 'tsukuba')}"
+                        "&lang=en")
         await wait_playing(page, "#video")
         await wait_attr(page, "feedState", "live")
         await wait_brightness(page, above=150, sel="#video")

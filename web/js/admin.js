@@ -8,12 +8,18 @@
 import { SiteClock } from "./clock.js";
 import { EventsClient } from "./events.js";
 import { HttpError } from "./http.js";
+import { languageSwitch, loadLanguage, readerLanguage, ensureCjkFont, siteName, Translator }
+  from "./i18n.js";
 import { LivePlayer } from "./player.js";
 import { FragmentToken } from "./token.js";
 import { $, hoursText, stateMessage, tokenMessage } from "./ui.js";
 
 const token = new FragmentToken();
 const STATUS_MS = 2000;
+/** The operator's language (their choice, else the browser's). @type {Translator} */
+let tr = new Translator("en", {});
+/** @type {{uptime_s: number} | null} */
+let lastStatus = null;
 
 /** @typedef {{card: HTMLElement, player: LivePlayer, clock: SiteClock | null, summary: any}} Card */
 /** @type {Map<string, Card>} */
@@ -48,8 +54,8 @@ function fatal(text) {
 /** @param {unknown} e */
 function report(e) {
   const err = /** @type {any} */ (e);
-  if (err instanceof HttpError && err.status === 401) fatal(tokenMessage(err.reason));
-  else alertOnce(err instanceof HttpError ? err.reason : String(err));
+  if (err instanceof HttpError && err.status === 401) fatal(tokenMessage(err.reason, tr));
+  else alertOnce(tr.t("admin.error", { reason: err instanceof HttpError ? err.reason : String(err) }));
 }
 
 /** @param {string} text */
@@ -71,10 +77,13 @@ function makeCard(site, s) {
   const tpl = /** @type {HTMLTemplateElement} */ ($("site-card"));
   const card = /** @type {HTMLElement} */ (tpl.content.firstElementChild?.cloneNode(true));
   card.dataset.site = site;
-  card.setAttribute("aria-label", s.title);
-  q(card, ".title").textContent = s.title;
+  const heading = q(card, ".title");
+  heading.id = `site-${site}`;
+  card.setAttribute("aria-labelledby", heading.id);
+  const sessionsHeading = q(card, ".sessions-h");
+  sessionsHeading.id = `sessions-${site}`;
+  q(card, ".table-wrap").setAttribute("aria-labelledby", sessionsHeading.id);
   const video = q(card, "video");
-  video.setAttribute("aria-label", `Live feed of ${s.title}, as viewers see it`);
   const curtain = q(card, ".curtain");
   curtain.addEventListener("click", async () => {
     const down = curtain.getAttribute("aria-pressed") !== "true";
@@ -91,7 +100,6 @@ function makeCard(site, s) {
     finally { clear.disabled = false; }
   });
   const select = q(card, ".mode");
-  select.setAttribute("aria-label", `Privacy mode of ${s.title}`);
   select.addEventListener("change", async () => {
     try { update(site, await api("PUT", `/api/sites/${site}/privacy`, { mode: select.value })); }
     catch (e) { report(e); select.value = cards.get(site)?.summary.mode; }
@@ -104,8 +112,8 @@ function makeCard(site, s) {
   opt.value = opt.textContent = site;
   $("mint-site").append(opt);
   /** @type {Card} */
-  const entry = { card, player, clock: new SiteClock(q(card, ".clock"), s.timezone).start(),
-                  summary: s };
+  const entry = { card, player, clock: null, summary: s };
+  entry.clock = new SiteClock(q(card, ".clock"), s.timezone, { locale: tr.locale }).start();
   cards.set(site, entry);
   return entry;
 }
@@ -115,21 +123,28 @@ function update(site, s) {
   const entry = cards.get(site) ?? makeCard(site, s);
   const sum = entry.summary = { ...entry.summary, ...s };
   const { card } = entry;
+  const city = siteName(sum, tr.language);
+  tr.apply(card);
   card.dataset.state = sum.state;
+  q(card, ".title").textContent = city;
+  q(card, "video").setAttribute("aria-label", tr.t("admin.feed", { city }));
+  q(card, ".sessions-h").textContent = tr.t("admin.sessions_of", { city });
   const badge = q(card, ".state");
-  badge.textContent = sum.state;
+  badge.textContent = tr.t(`state.${sum.state}`);
   badge.dataset.state = sum.state;
-  badge.title = stateMessage(sum);
+  badge.title = stateMessage(sum, tr);
   const curtain = q(card, ".curtain");
   curtain.setAttribute("aria-pressed", String(!!sum.paused));
-  curtain.textContent = sum.paused ? `Lift curtain · ${sum.title}` : `Curtain down · ${sum.title}`;
+  curtain.textContent = tr.t(sum.paused ? "admin.curtain_up" : "admin.curtain_down", { city });
   const select = q(card, ".mode");
-  if (select.options.length !== modes.length) {
-    select.replaceChildren(...modes.map((m) => Object.assign(document.createElement("option"),
-                                                             { value: m, textContent: m })));
+  select.setAttribute("aria-label", tr.t("admin.privacy_of", { city }));
+  const labels = modes.map((m) => tr.t(`mode.${m}`));
+  if ([...select.options].map((o) => o.textContent).join() !== labels.join()) {
+    select.replaceChildren(...modes.map((m, i) => Object.assign(document.createElement("option"),
+                                                                { value: m, textContent: labels[i] })));
   }
   if (document.activeElement !== select) select.value = sum.mode;
-  if (s.feed) renderHealth(card, sum);
+  if (sum.feed) renderHealth(card, sum);
 }
 
 /** A definition list of [term, description] rows. @param {HTMLElement} dl @param {string[][]} rows */
@@ -143,41 +158,49 @@ function fill(dl, rows) {
 /** @param {HTMLElement} card @param {any} s */
 function renderHealth(card, s) {
   const p = s.feed.privacy || {};
+  const camera = s.camera ? tr.t("admin.camera_on") + (s.resolution ? ` · ${s.resolution.join("×")}` : "")
+    : tr.t("admin.camera_off");
   const rows = [
-    ["Camera", s.camera ? `connected${s.resolution ? ` · ${s.resolution.join("×")}` : ""}` : "not connected"],
-    ["Frames", `in ${s.feed.fps_in} fps · out ${s.feed.fps_out} fps`],
-    ["Bitrate", s.bitrate_kbps != null ? `${s.bitrate_kbps} kbit/s` : "…"],
-    ["Privacy", `${s.mode} · faces ${p.faces ?? 0} · blurred ${Math.round((p.blurred_share ?? 0) * 100)}% · p95 ${p.latency_ms_p95 ?? "–"} ms`],
-    ["Whole-frame blurs", Object.entries(p.whole_frame_blurs || {}).map(([k, v]) => `${k} ${v}`).join(", ") || "none"],
-    ["Viewers", String(s.viewers)],
-    ["Hours", `${hoursText(s.hours)} · ${s.open ? "open now" : "closed now"}`],
+    [tr.t("admin.h_camera"), camera],
+    [tr.t("admin.h_frames"), tr.t("admin.frames", { fps_in: s.feed.fps_in, fps_out: s.feed.fps_out })],
+    [tr.t("admin.h_bitrate"), s.bitrate_kbps != null ? `${s.bitrate_kbps} kbit/s` : "…"],
+    [tr.t("admin.h_privacy"), tr.t("admin.privacy_figures", {
+      mode: tr.t(`mode.${s.mode}`), faces: p.faces ?? 0,
+      blurred: Math.round((p.blurred_share ?? 0) * 100), p95: p.latency_ms_p95 ?? "–" })],
+    [tr.t("admin.h_blurs"), Object.entries(p.whole_frame_blurs || {}).map(([k, v]) => `${k} ${v}`)
+      .join(", ") || tr.t("admin.none")],
+    [tr.t("admin.h_viewers"), String(s.viewers)],
+    [tr.t("admin.h_hours"), `${hoursText(s.hours, tr)} · ${tr.t(s.open ? "admin.open_now"
+      : "admin.closed_now")}`],
   ];
   fill(q(card, ".health"), rows);
   renderLink(card, s);
   const sessions = [...(s.camera_session ? [s.camera_session] : []), ...s.viewer_sessions];
   q(card, ".sessions").replaceChildren(...sessions.map((x) => {
-    const tr = document.createElement("tr");
-    tr.dataset.session = x.id;
-    const cells = [x.kind === "publisher" ? "camera" : x.role, `${x.subject} (${x.jti})`, x.remote,
+    const row = document.createElement("tr");
+    row.dataset.session = x.id;
+    const kind = tr.t(`role.${x.kind === "publisher" ? "camera" : x.role}`);
+    const cells = [kind, `${x.subject} (${x.jti})`, x.remote,
                    x.state, x.bytes_sent != null ? kb(x.bytes_sent) : "–",
                    x.stats?.rtt_ms != null ? `${x.stats.rtt_ms} ms` : "–"];
-    tr.append(...cells.map((c) => Object.assign(document.createElement("td"), { textContent: c })));
+    row.append(...cells.map((c) => Object.assign(document.createElement("td"), { textContent: c })));
     const td = document.createElement("td");
-    const kick = Object.assign(document.createElement("button"), { type: "button", textContent: "Kick" });
-    kick.setAttribute("aria-label", `Disconnect ${x.kind} ${x.subject}`);
+    const kick = Object.assign(document.createElement("button"), { type: "button",
+                                                                   textContent: tr.t("admin.kick") });
+    kick.setAttribute("aria-label", tr.t("admin.kick_label", { kind, who: x.subject }));
     kick.addEventListener("click", async () => {
-      try { await api("DELETE", `/api/sessions/${encodeURIComponent(x.id)}`); tr.remove(); loadAudit(); }
+      try { await api("DELETE", `/api/sessions/${encodeURIComponent(x.id)}`); row.remove(); loadAudit(); }
       catch (e) { report(e); }
     });
     td.append(kick);
-    tr.append(td);
-    return tr;
+    row.append(td);
+    return row;
   }));
 }
 
 /** @param {number | null | undefined} t Unix s */
 function since(t) {
-  return t ? new Date(t * 1000).toLocaleTimeString(undefined, { hourCycle: "h23" }) : "?";
+  return t ? new Date(t * 1000).toLocaleTimeString(tr.locale, { hourCycle: "h23" }) : "?";
 }
 
 /** The link between two relays: this site's pushes, a feed arriving from a partner, the
@@ -187,18 +210,21 @@ function renderLink(card, s) {
   const rows = [];
   const r = s.relay_source;
   if (r) {
-    const how = r.mode === "forward" ? "forwarded as it arrives" : `processed here (${r.mode})`;
-    rows.push(["From partner relay", `${r.subject} · ${how} · ${r.fps_in} fps · since ${since(r.since)}`]);
+    const how = r.mode === "forward" ? tr.t("admin.link_forwarded")
+      : tr.t("admin.link_processed", { mode: r.mode });
+    rows.push([tr.t("admin.link_from"), `${r.subject} · ${how} · ${r.fps_in} fps · `
+               + tr.t("admin.link_since", { time: since(r.since) })]);
     const a = s.audit || {};
-    rows.push(["Audit", a.alert ? "ALERT" : `clean · ${a.samples ?? 0} samples` +
-               (a.last_ms != null ? ` · ${a.last_ms} ms` : "")]);
+    rows.push([tr.t("admin.link_audit"), a.alert ? tr.t("admin.link_alert")
+      : tr.t("admin.link_clean", { samples: a.samples ?? 0 }) + (a.last_ms != null ? ` · ${a.last_ms} ms` : "")]);
   }
   for (const p of s.pushes || []) {
     const figures = p.state === "connected"
       ? ` · ${p.bitrate_kbps ?? "…"} kbit/s · RTT ${p.rtt_ms ?? "–"} ms · lost ${p.packets_lost ?? 0}`
       : (p.last_error ? ` · ${p.last_error}` : "");
-    rows.push([`Push to ${p.url}`, `${p.state} since ${since(p.since)}${figures} · ` +
-               `${p.reconnects} reconnects`]);
+    rows.push([tr.t("admin.link_push", { url: p.url }),
+               `${p.state} · ${tr.t("admin.link_since", { time: since(p.since) })}${figures} · `
+               + tr.t("admin.link_reconnects", { count: p.reconnects })]);
   }
   const link = q(card, ".link");
   link.dataset.pushes = String((s.pushes || []).length);
@@ -208,10 +234,8 @@ function renderLink(card, s) {
   card.dataset.audit = alert ? "alert" : "clean";
   alertBox.classList.toggle("hidden", !alert);
   if (alert) {
-    q(alertBox, ".audit-text").textContent =
-      `The partner relay's feed showed ${alert.faces} face(s) that should have been blurred ` +
-      `(at ${since(alert.at)}, token ${alert.subject}). This relay blurs the feed itself ` +
-      "until you clear the alert.";
+    q(alertBox, ".audit-text").textContent = tr.t("admin.audit_alert", {
+      faces: alert.faces, time: since(alert.at), subject: alert.subject });
   }
 }
 
@@ -219,15 +243,17 @@ async function loadStatus() {
   try {
     const st = await api("GET", "/api/status");
     modes = st.modes;
-    $("conn").textContent = "connected";
+    lastStatus = st;
+    $("conn").dataset.i18n = "admin.connected";
     $("conn").dataset.state = "live";
-    $("uptime").textContent = `relay up ${Math.round(st.uptime_s / 60)} min`;
+    renderHeader();
     for (const [site, s] of Object.entries(st.sites)) update(site, s);
     if (st.refused) renderRefused(st.refused);
   } catch (e) {
     if (e instanceof HttpError) { report(e); return e.status !== 401 && e.status !== 403; }
-    $("conn").textContent = "relay unreachable";
+    $("conn").dataset.i18n = "admin.unreachable";
     $("conn").dataset.state = "offline";
+    renderHeader();
   }
   return true;
 }
@@ -251,14 +277,14 @@ async function loadAudit() {
   try {
     const { entries } = await api("GET", "/api/audit?limit=200");
     $("audit").replaceChildren(...entries.map((/** @type {any} */ e) => {
-      const tr = document.createElement("tr");
-      tr.dataset.action = e.action;
+      const row = document.createElement("tr");
+      row.dataset.action = e.action;
       const detail = Object.entries(e.detail).filter(([k]) => k !== "role")
         .map(([k, v]) => `${k}=${v}`).join(" ");
-      const when = new Date(e.at * 1000).toLocaleString(undefined, { hourCycle: "h23" });
-      tr.append(...[when, e.actor, e.action, e.target, detail, e.remote]
+      const when = new Date(e.at * 1000).toLocaleString(tr.locale, { hourCycle: "h23" });
+      row.append(...[when, e.actor, e.action, e.target, detail, e.remote]
         .map((c) => Object.assign(document.createElement("td"), { textContent: c })));
-      return tr;
+      return row;
     }));
   } catch (e) { report(e); }
 }
@@ -274,8 +300,11 @@ function wireForms() {
         subject: f.get("subject") || "" });
       const first = Object.values(body.links)[0];
       const link = first ? new URL(String(first), location.href).href : body.token;
-      $("mint-what").textContent = `${body.role}${body.site ? " · " + body.site : ""}`;
-      $("mint-jti").textContent = body.jti;
+      const what = Object.assign(document.createElement("strong"), { id: "mint-what",
+        textContent: `${tr.t(`role.${body.role}`)}${body.site ? " · " + body.site : ""}` });
+      const jti = Object.assign(document.createElement("code"), { id: "mint-jti",
+                                                                  textContent: body.jti });
+      tr.fill($("mint-said"), "admin.minted", { what, jti });
       $("mint-link").textContent = link;
       $("mint-qr").replaceChildren();
       $("mint-result").classList.remove("hidden");
@@ -288,13 +317,13 @@ function wireForms() {
   });
   $("copy").addEventListener("click", async () => {
     const text = $("mint-link").textContent || "";
-    try { await navigator.clipboard.writeText(text); $("copied").textContent = "Copied."; }
+    try { await navigator.clipboard.writeText(text); $("copied").textContent = tr.t("admin.copied"); }
     catch {
       const range = document.createRange();
       range.selectNodeContents($("mint-link"));
       getSelection()?.removeAllRanges();
       getSelection()?.addRange(range);
-      $("copied").textContent = "Selected: press Ctrl+C to copy.";
+      $("copied").textContent = tr.t("admin.selected");
     }
   });
   const revoke = /** @type {HTMLFormElement} */ ($("revoke"));
@@ -304,7 +333,7 @@ function wireForms() {
     try {
       const r = await api("DELETE", `/api/tokens/${encodeURIComponent(String(f.get("jti")))}`,
                           { reason: f.get("reason") || "" });
-      $("revoke-result").textContent = `Revoked; ${r.sessions_ended} session(s) ended.`;
+      $("revoke-result").textContent = tr.t("admin.revoked", { count: r.sessions_ended });
       revoke.reset();
       loadAudit();
     } catch (e) { report(e); }
@@ -312,10 +341,38 @@ function wireForms() {
   $("audit-refresh").addEventListener("click", loadAudit);
 }
 
+/** The header's words (connection, who, uptime), in the current language. */
+function renderHeader() {
+  tr.apply();
+  $("who").textContent = tr.t("admin.signed_in", { name: token.claims?.sub ?? "?" });
+  $("uptime").textContent = lastStatus
+    ? tr.t("admin.uptime", { minutes: Math.round(lastStatus.uptime_s / 60) }) : "";
+}
+
+/** Speak `lang` from now on: the whole dashboard is re-written, the videos keep playing.
+ * @param {"de" | "ja" | "en"} lang */
+async function speak(lang) {
+  tr = await loadLanguage(lang);
+  redraw();
+}
+
+/** Write the dashboard's words again (after a language switch, or once fonts arrive). */
+function redraw() {
+  renderHeader();
+  for (const [site, entry] of cards) {
+    entry.clock?.stop();
+    entry.clock = new SiteClock(q(entry.card, ".clock"), entry.summary.timezone,
+                                { locale: tr.locale }).start();
+    update(site, {});
+  }
+}
+
 async function main() {
-  if (!token.wellFormed) return fatal(tokenMessage("malformed"));
-  if (token.expired) return fatal(tokenMessage("expired"));
-  $("who").textContent = `signed in as ${token.claims?.sub ?? "?"}`;
+  await ensureCjkFont();
+  await speak(readerLanguage());
+  languageSwitch(/** @type {HTMLSelectElement} */ ($("lang")), tr.language, (lang) => speak(lang));
+  if (!token.wellFormed) return fatal(tokenMessage("malformed", tr));
+  if (token.expired) return fatal(tokenMessage("expired", tr));
   wireForms();
   if (!(await loadStatus())) return;
   loadAudit();

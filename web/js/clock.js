@@ -48,12 +48,13 @@ export class SiteClock {
 }
 
 /**
- * "Sat 08:00" in the site's zone, for "opens at" messages.
+ * "Sat 08:00" / "Sa., 08:00" / "(土) 08:00" in the site's zone, for "opens at" messages.
  * @param {string} iso
  * @param {string} timeZone
+ * @param {string} [locale]
  */
-export function formatOpening(iso, timeZone) {
-  return new Intl.DateTimeFormat("en-GB", { timeZone, weekday: "short", hour: "2-digit",
-                                              minute: "2-digit", hourCycle: "h23" })
+export function formatOpening(iso, timeZone, locale = "en-GB") {
+  return new Intl.DateTimeFormat(locale, { timeZone, weekday: "short", hour: "2-digit",
+                                           minute: "2-digit", hourCycle: "h23" })
     .format(new Date(iso));
 }

@@ -13,6 +13,8 @@ import { SiteClock } from "./clock.js";
 import { EventsClient } from "./events.js";
 import { LivePlayer } from "./player.js";
 import { FragmentToken } from "./token.js";
+import { isLanguage, linkLanguage, loadLanguage, pickLanguage, ensureCjkFont, siteName,
+         Translator } from "./i18n.js";
 import { $, stateMessage, tokenMessage } from "./ui.js";
 import { WhipClient } from "./whip.js";
 
@@ -24,6 +26,11 @@ let partner = { site: "", title: "", state: "connecting" };
 /** @type {SiteClock | null} */
 let clock = null;
 let lastDown = Date.now(); // until the first connection, count as down
+/** The language of the site this screen stands in (from the relay's hello), until then the
+ * link's or the browser's. @type {Translator} */
+let tr = new Translator("en", {});
+/** @type {[string, string] | null} a fixed message (no token, wrong site, refused) */
+let fixed = null;
 
 /** @param {string} title @param {string} why */
 function slate(title, why) {
@@ -37,17 +44,40 @@ function slate(title, why) {
 
 function render() {
   document.documentElement.dataset.feedState = partner.state;
-  if (partner.title) $("city").textContent = partner.title;
-  slate(partner.title, stateMessage(partner));
+  tr.apply();
+  if (fixed) { slate(...fixed); return; }
+  const city = siteName(partner, tr.language);
+  if (city) {
+    $("city").textContent = city;
+    // the partner's name in its own language as well: Tsukuba · つくば, ボーフム · Bochum
+    const native = partner.language ? siteName(partner, partner.language) : "";
+    const el = $("city-native");
+    el.textContent = native && native !== city ? native : "";
+    el.lang = partner.language ?? "";
+    $("video").setAttribute("aria-label", tr.t("screen.video", { city }));
+  }
+  slate(city || tr.t("app.name"), stateMessage(partner, tr));
+}
+
+/** Speak `lang` from now on (the screen's site's language, or the link's). @param {string} lang */
+async function speak(lang) {
+  const want = linkLanguage() ?? (isLanguage(lang) ? lang : "en");
+  if (want === tr.language && Object.keys(tr.messages).length) return;
+  try { tr = await loadLanguage(want); } catch { return; }  // the relay is away: try later
+  if (clock) clock = restartClock(clock.timeZone);
+  render();
+}
+
+/** @param {string} timeZone */
+function restartClock(timeZone) {
+  clock?.stop();
+  return new SiteClock($("clock"), timeZone, { withDate: false, locale: tr.locale }).start();
 }
 
 /** @param {any} s */
 function setPartner(s) {
   partner = { ...partner, ...s };
-  if (s.timezone && (!clock || clock.timeZone !== s.timezone)) {
-    clock?.stop();
-    clock = new SiteClock($("clock"), s.timezone, { withDate: false }).start();
-  }
+  if (s.timezone && (!clock || clock.timeZone !== s.timezone)) clock = restartClock(s.timezone);
   render();
 }
 
@@ -117,21 +147,26 @@ async function publishCamera() {
   }
 }
 
-function main() {
-  if (!token.wellFormed) {
-    slate("Virtual Window", "This screen has no valid access token. Please call the operators.");
-    return;
-  }
+/** Show a message that stays (until the page is reloaded). @param {string} message */
+function stay(message) {
+  fixed = [tr.t("app.name"), message];
+  render();
+}
+
+async function main() {
+  await ensureCjkFont();
+  await speak(pickLanguage(navigator.languages ?? [navigator.language]));
+  if (!token.wellFormed) return stay(tr.t("screen.no_token"));
   if (token.claims?.site && token.claims.site !== here) {
-    slate("Virtual Window", `This screen's link belongs to a screen in ${token.claims.site}, `
-          + `not ${here}. Please call the operators.`);
-    return;
+    return stay(tr.t("screen.wrong_site", { token_site: token.claims.site, site: here }));
   }
   const events = new EventsClient(token.value);
   let player = /** @type {LivePlayer | null} */ (null);
 
   events.addEventListener("hello", (e) => {
-    const { sites } = /** @type {CustomEvent} */ (e).detail;
+    const { sites, language } = /** @type {CustomEvent} */ (e).detail;
+    fixed = null;  // a good token again
+    speak(language);
     if (!player && sites.length) {
       // A screen token may watch exactly its partner: that is the site to show.
       const site = sites[0];
@@ -161,13 +196,14 @@ function main() {
   events.addEventListener("down", () => { lastDown = Date.now(); });
   events.addEventListener("error", (e) => {
     const { reason } = /** @type {CustomEvent} */ (e).detail;
-    slate(partner.title || "Virtual Window", tokenMessage(reason) + " (Operators: this screen "
-          + "needs a new link.)");
+    fixed = [siteName(partner, tr.language) || tr.t("app.name"),
+             `${tokenMessage(reason, tr)} ${tr.t("screen.new_link")}`];
+    render();
   });
   // While the relay is unreachable, say so calmly, but only if it lasts (blips stay invisible).
   setInterval(() => {
     if (!events.connected && lastDown && Date.now() - lastDown > 5000 && !events.denied) {
-      slate(partner.title || "Virtual Window", "Reconnecting to the window… one moment.");
+      slate(siteName(partner, tr.language) || tr.t("app.name"), tr.t("screen.reconnecting"));
       document.documentElement.dataset.feedState = "unreachable";
     } else if (events.connected && document.documentElement.dataset.feedState === "unreachable") {
       render();

@@ -1,7 +1,13 @@
 // @ts-check
-/** /view/{site}#token=…: one site's feed, its name and local time, viewer count, full screen. */
+/**
+ * /view/{site}#token=…: one site's feed, its name and local time, viewer count, full screen.
+ * Speaks the reader's language (the browser's, or the one chosen with the switch, which is
+ * remembered); switching re-writes the page at once without touching the video.
+ */
 import { SiteClock } from "./clock.js";
 import { EventsClient } from "./events.js";
+import { languageSwitch, loadLanguage, readerLanguage, ensureCjkFont, siteName, Translator }
+  from "./i18n.js";
 import { LivePlayer } from "./player.js";
 import { FragmentToken } from "./token.js";
 import { $, hoursText, stateMessage, tokenMessage } from "./ui.js";
@@ -13,38 +19,87 @@ const notice = $("notice");
 const badge = $("state");
 /** @type {SiteClock | null} */
 let clock = null;
+/** @type {Translator} */
+let tr = new Translator("en", {});
+/** @type {any} the site's summary, as the relay last described it */
+let current = { site, title: site, state: "connecting" };
+/** @type {number | null} */
+let viewers = null;
+/** What the page says now, as functions of the language (so a switch re-writes it). */
+/** @type {(() => string) | null} */
+let fatalText = null;
+/** @type {(() => string) | null} */
+let noticeText = null;
 
-/** @param {string} text */
+/** @param {() => string} text */
 function fatal(text) {
-  $("fatal-text").textContent = text;
-  $("fatal").classList.remove("hidden");
-  document.documentElement.dataset.fatal = text;
+  fatalText = text;
+  render();
 }
 
-/** @param {string} text */
+/** @param {(() => string) | null} text */
 function say(text) {
+  noticeText = text;
+  render();
+}
+
+/** Write everything the reader reads, in the current language. */
+function render() {
+  tr.apply();
+  const city = siteName(current, tr.language);
+  const known = current.timezone !== undefined;
+  $("title").textContent = known ? city : tr.t("app.name");
+  document.title = known ? `${city} · ${tr.t("app.name")}` : tr.t("app.name");
+  video.setAttribute("aria-label", tr.t("view.video", { city }));
+  badge.textContent = tr.t(`state.${current.state}`);
+  badge.dataset.state = current.state;
+  document.documentElement.dataset.feedState = current.state;
+  const count = Object.assign(document.createElement("span"), { id: "viewers",
+                                                              textContent: String(viewers ?? "–") });
+  tr.fill($("watching"), "view.watching", { count });
+  $("hours").textContent = known ? hoursText(current.hours, tr) : "–";
+  const text = noticeText ? noticeText() : "";
   notice.textContent = text;
   notice.classList.toggle("hidden", !text);
+  if (fatalText) {
+    const words = fatalText();
+    $("fatal-text").textContent = words;
+    $("fatal").classList.remove("hidden");
+    document.documentElement.dataset.fatal = words;
+  }
 }
 
 /** @param {any} s site summary or feed event */
 function showState(s) {
-  badge.textContent = s.state;
-  badge.dataset.state = s.state;
-  document.documentElement.dataset.feedState = s.state;
-  say(stateMessage({ ...current, ...s }));
+  current = { ...current, ...s };
+  say(() => stateMessage(current, tr));
 }
 
-/** @type {any} */
-let current = { site, title: site };
+/** @param {"de" | "ja" | "en"} lang */
+async function speak(lang) {
+  tr = await loadLanguage(lang);
+  if (clock) startClock(clock.timeZone);
+  render();
+}
 
-function main() {
-  if (!token.present) return fatal("This page needs a link with an access token. Please ask for one.");
-  if (!token.wellFormed) return fatal(tokenMessage("malformed"));
-  if (token.expired) return fatal(tokenMessage("expired"));
+/** @param {string} timeZone */
+function startClock(timeZone) {
+  clock?.stop();
+  clock = new SiteClock($("clock"), timeZone, { locale: tr.locale }).start();
+}
+
+async function main() {
+  await ensureCjkFont();
+  await speak(readerLanguage());
+  languageSwitch(/** @type {HTMLSelectElement} */ ($("lang")), tr.language, (lang) => speak(lang));
+  if (!token.present) return fatal(() => tr.t("token.missing"));
+  if (!token.wellFormed) return fatal(() => tokenMessage("malformed", tr));
+  if (token.expired) return fatal(() => tokenMessage("expired", tr));
   // A viewer stops for good when its link expires while watching.
   const left = token.secondsLeft();
-  if (left < 2 ** 31 / 1000) setTimeout(() => { stop(); fatal(tokenMessage("expired")); }, left * 1000);
+  if (left < 2 ** 31 / 1000) {
+    setTimeout(() => { stop(); fatal(() => tokenMessage("expired", tr)); }, left * 1000);
+  }
 
   const player = new LivePlayer(video, { endpoint: `/whep/${encodeURIComponent(site)}`,
                                          token: () => token.value });
@@ -54,40 +109,34 @@ function main() {
   player.addEventListener("state", (e) => {
     const { state, error } = /** @type {CustomEvent} */ (e).detail;
     document.documentElement.dataset.player = state;
-    if (state === "denied") { stop(); fatal(tokenMessage(error?.reason ?? "")); }
-    else if (state === "retrying" && !events.connected) say("Connection lost. Reconnecting…");
+    if (state === "denied") { stop(); fatal(() => tokenMessage(error?.reason ?? "", tr)); }
+    else if (state === "retrying" && !events.connected) say(() => tr.t("msg.connection_lost"));
     else if (state === "playing") showState(current);
   });
   events.addEventListener("error", (e) => {
     const { reason } = /** @type {CustomEvent} */ (e).detail;
     stop();
-    fatal(tokenMessage(reason));
+    fatal(() => tokenMessage(reason, tr));
   });
   events.addEventListener("snapshot", (e) => {
     const s = /** @type {CustomEvent} */ (e).detail.sites[site];
     if (!s) return;
     current = s;
-    document.title = `${s.title} · Virtual Window`;
-    $("title").textContent = s.title;
-    if (!clock || clock.timeZone !== s.timezone) {
-      clock?.stop();
-      clock = new SiteClock($("clock"), s.timezone).start();
-    }
-    $("viewers").textContent = String(s.viewers);
-    $("hours").textContent = hoursText(s.hours);
+    viewers = s.viewers;
+    if (!clock || clock.timeZone !== s.timezone) startClock(s.timezone);
     showState(s);
   });
   events.addEventListener("feed", (e) => {
     const m = /** @type {CustomEvent} */ (e).detail;
-    if (m.site !== site) return;
-    current = { ...current, ...m };
-    showState(current);
+    if (m.site === site) showState(m);
   });
   events.addEventListener("viewers", (e) => {
     const m = /** @type {CustomEvent} */ (e).detail;
-    if (m.site === site) $("viewers").textContent = String(m.count);
+    if (m.site !== site) return;
+    viewers = m.count;
+    render();
   });
-  events.addEventListener("down", () => say("Connection lost. Reconnecting…"));
+  events.addEventListener("down", () => say(() => tr.t("msg.connection_lost")));
   events.addEventListener("up", () => player.reconnectSoon());
 
   $("fullscreen").addEventListener("click", () => {

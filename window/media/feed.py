@@ -71,7 +71,9 @@ def letterbox(image: Image, width: int, height: int) -> Image:
 
 class Feed:
     def __init__(self, name: str, media: MediaConfig, clock: SiteClock, privacy: PrivacyStage,
-                 on_state: Callable[[Feed, FeedState], None] | None = None) -> None:
+                 on_state: Callable[[Feed, FeedState], None] | None = None,
+                 languages: list[str] | None = None,
+                 titles: dict[str, str] | None = None) -> None:
         self.name = name
         self.media = media
         self.clock = clock
@@ -91,7 +93,9 @@ class Feed:
         self.encodings: dict[str, Encoding] = {}
         self._last_pts = -1
         self._t0 = time.monotonic()
-        self._slate = SlateCache(media.width, media.height, clock.title)
+        # the slate's languages, most read first, and the site's name in each (window.i18n)
+        self._slate = SlateCache(media.width, media.height,
+                                 titles or {"en": clock.title}, languages or ["en"])
         self._slate_i420: tuple[Image, Image] | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._throttle = Throttle()
@@ -341,12 +345,8 @@ class Feed:
     def _slate_image(self, state: FeedState) -> Image:
         """The slate for ``state``, in I420 (converted once per change, not per frame)."""
         local = self.clock.now()
-        detail = ""
-        if state is FeedState.CLOSED:
-            opening = self.clock.next_opening()
-            if opening is not None:
-                detail = "Opens " + opening.strftime("%a %H:%M")
-        bgr = self._slate.get(str(state), local, detail)
+        opening = self.clock.next_opening() if state is FeedState.CLOSED else None
+        bgr = self._slate.get(str(state), local, opening)
         if self._slate_i420 is None or self._slate_i420[0] is not bgr:
             self._slate_i420 = (bgr, to_i420(bgr))
         return self._slate_i420[1]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .. import i18n
 from ..auth.tokens import Grant
 from ..relay import Relay
 
@@ -27,6 +28,8 @@ def site_summary(relay: Relay, name: str) -> dict[str, Any]:
         "paused": feed.paused,
         "camera": feed.publisher_id is not None,
         "viewers": len(relay.viewers_of(name)),
+        "language": site.language,
+        "titles": i18n.titles(name, site),
     }
 
 

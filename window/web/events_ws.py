@@ -181,9 +181,12 @@ class EventsSocket:
             self.relay.events.unsubscribe(queue)
 
     def _hello(self, grant: Grant) -> dict[str, Any]:
+        own = self.relay.cfg.sites.get(grant.site or "")
         return {"type": "hello", "role": str(grant.role), "site": grant.site,
                 "subject": grant.subject, "expires_at": grant.expires_at,
-                "sites": self.visible(grant)}
+                "sites": self.visible(grant),
+                # what the token's own site reads (a screen speaks it): null without a site
+                "language": own.language if own else None}
 
     async def _read(self, ws: web.WebSocketResponse) -> str | None:
         """Wait for the page's next meaningful message: a new token, or the end (None)."""

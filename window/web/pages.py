@@ -44,6 +44,18 @@ def page_routes(web_dir: Path, sites: set[str]) -> list[web.AbstractRouteDef]:
     async def index(request: web.Request) -> web.StreamResponse:
         return web.FileResponse(web_dir / "index.html", headers=PAGE_HEADERS)
 
+    async def cjk_font(request: web.Request) -> web.StreamResponse:
+        # The slates' font, for pages on machines without a Japanese font (a kiosk's minimal
+        # OS): the stylesheet falls back to it only for CJK characters (unicode-range).
+        from ..media.slate import font_path  # local: slate → i18n → this module
+
+        path = font_path()
+        if path is None or "CJK" not in path.name:
+            raise NotFound("no CJK font on this relay")
+        return web.FileResponse(path, headers={"Cache-Control": "public, max-age=604800",
+                                               "Content-Type": "font/otf",
+                                               "X-Content-Type-Options": "nosniff"})
+
     async def favicon(request: web.Request) -> web.StreamResponse:
         # /favicon.ico too: browsers and crawlers ask for it whatever the page declares.
         return web.FileResponse(web_dir / "favicon.svg", headers={
@@ -51,8 +63,9 @@ def page_routes(web_dir: Path, sites: set[str]) -> list[web.AbstractRouteDef]:
 
     routes: list[web.AbstractRouteDef] = [
         page("view", True), page("screen", True), page("admin", False), web.get("/", index),
-        web.get("/favicon.svg", favicon), web.get("/favicon.ico", favicon)]
-    for folder in ("js", "css", "img"):
+        web.get("/favicon.svg", favicon), web.get("/favicon.ico", favicon),
+        web.get("/fonts/cjk.otf", cjk_font)]
+    for folder in ("js", "css", "img", "i18n"):
         if (web_dir / folder).is_dir():
             routes.append(web.static(f"/{folder}", web_dir / folder))
     return routes
