@@ -130,10 +130,10 @@ async def test_view_language_switch_rewrites_the_page_and_is_remembered(
         await page.goto(url)
         await wait_attr(page, "feedState", "offline", 10)
         assert await _lang(page) == "de"
-        await page.wait_for_function("document.getElementById('video').srcObject !== null")
+        await page.wait_for_function("() => document.getElementById('video').srcObject !== null")
         await page.evaluate("window.__stream = document.getElementById('video').srcObject")
         await page.select_option("#lang", "ja")
-        await page.wait_for_function("document.documentElement.lang === 'ja'")
+        await page.wait_for_function("() => document.documentElement.lang === 'ja'")
         assert "現地時間" in (await page.text_content("header") or "")
         assert "ボーフムのカメラ" in (await page.text_content("#notice") or "")
         # the same page and the same video stream: the switch did not reload or reconnect
@@ -141,7 +141,7 @@ async def test_view_language_switch_rewrites_the_page_and_is_remembered(
             "window.__stream === document.getElementById('video').srcObject")
         await page.goto("about:blank")
         await page.goto(url)
-        await page.wait_for_function("document.documentElement.lang === 'ja'")
+        await page.wait_for_function("() => document.documentElement.lang === 'ja'")
         await wait_attr(page, "feedState", "offline", 10)
         assert "現地時間" in (await page.text_content("header") or "")
     finally:
@@ -175,21 +175,21 @@ async def test_admin_language_is_the_operators_choice(browser: Browser, relay: S
         await page.goto(url)
         curtain = page.locator('article[data-site="tsukuba"] button.curtain')
         await page.wait_for_function(
-            "document.querySelector('article[data-site=tsukuba] button.curtain')"
+            "() => document.querySelector('article[data-site=tsukuba] button.curtain')"
             "?.textContent === 'Curtain down · Tsukuba'")
         await page.select_option("#lang", "de")
-        await page.wait_for_function("document.documentElement.lang === 'de'")
+        await page.wait_for_function("() => document.documentElement.lang === 'de'")
         assert await curtain.text_content() == "Vorhang zu · Tsukuba"
         assert "Kamera" in (await page.text_content('article[data-site="tsukuba"] .health')
                             or "")
         await page.goto("about:blank")
         await page.goto(url)  # remembered
         await page.wait_for_function(
-            "document.querySelector('article[data-site=tsukuba] button.curtain')"
+            "() => document.querySelector('article[data-site=tsukuba] button.curtain')"
             "?.textContent === 'Vorhang zu · Tsukuba'")
         await page.select_option("#lang", "ja")
         await page.wait_for_function(
-            "document.querySelector('article[data-site=tsukuba] button.curtain')"
+            "() => document.querySelector('article[data-site=tsukuba] button.curtain')"
             "?.textContent === 'カーテンを閉じる · つくば'")
         await shot(page, "admin-ja.png")
     finally:
