@@ -192,3 +192,19 @@ async def test_an_admin_replaces_a_live_camera_at_once(server: Server) -> None:
     assert server.relay.publisher_of("bochum").grant.role is Role.ADMIN  # type: ignore[union-attr]
     await pub.pc.close()
     await pub2.pc.close()
+
+
+async def test_a_relay_token_is_held_to_the_takeover_rule_like_a_camera(
+        server: Server) -> None:
+    """A partner relay's token (role ``relay``) publishes like a camera: while the site's
+    camera is live it gets 409 too, and the camera stays on the screen."""
+    camera = tok(server, "camera", "bochum")
+    pub, _track = await publish(server.url, "bochum", camera)
+    viewer = await watch(server.url, "bochum", tok(server, "screen", "tsukuba"))
+    await viewer.wait_for(bright)
+    status, _h, text = await ghost(server.url, "/whip/bochum", tok(server, "relay", "bochum"))
+    assert status == 409, text
+    assert server.relay.publisher_of("bochum").grant.jti == server.guard.grant(camera).jti  # type: ignore[union-attr]
+    await viewer.wait_for(bright)
+    await viewer.close()
+    await pub.pc.close()

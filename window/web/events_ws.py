@@ -203,8 +203,39 @@ class EventsSocket:
         return None
 
 
+# Nesting a first message may have; deeper is refused before the parser sees it.
+MAX_JSON_DEPTH = 16
+
+
+def _too_deep(text: str, limit: int = MAX_JSON_DEPTH) -> bool:
+    """Brackets nested deeper than ``limit`` (strings skipped). Checked before ``json.loads``
+    so that the parser never recurses into a RecursionError: catching one leaves CPython
+    3.11's recursion bookkeeping off (``SystemError: AST constructor recursion depth
+    mismatch`` later in the same thread)."""
+    depth, in_string, escaped = 0, False, False
+    for ch in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "[{":
+            depth += 1
+            if depth > limit:
+                return True
+        elif ch in "]}":
+            depth -= 1
+    return False
+
+
 def _parse(text: str) -> Any:
-    """JSON, or None for anything that does not parse (also nesting too deep to parse)."""
+    """JSON, or None for anything that does not parse or nests too deep."""
+    if _too_deep(text):
+        return None
     try:
         return json.loads(text)
     except (ValueError, RecursionError):
