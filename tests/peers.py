@@ -128,6 +128,12 @@ async def watch(base: str, site: str, token: str, codec: str | None = None,
                 repair_ms: float = 0) -> Viewer:
     """A viewer; ``codec`` ("video/H264", "video/VP8") restricts what it offers; ``repair_ms``
     > 0 gives it the relay's own receiving jitter buffer (``window.media.repair``)."""
+    return await watch_url(f"{base}/whep/{site}", token, codec, repair_ms)
+
+
+async def watch_url(url: str, token: str, codec: str | None = None,
+                    repair_ms: float = 0) -> Viewer:
+    """A viewer of any WHEP endpoint (the relay's, an audience tier's)."""
     pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
     transceiver = pc.addTransceiver("video", direction="recvonly")
     if repair_ms:
@@ -144,7 +150,7 @@ async def watch(base: str, site: str, token: str, codec: str | None = None,
         if not got.done():
             got.set_result(track)
 
-    peer = await post_offer(base, f"/whep/{site}", token, pc)
+    peer = await post_offer("", url, token, pc)
     viewer = Viewer(peer)
     track = await asyncio.wait_for(got, 10)
 

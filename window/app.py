@@ -24,6 +24,7 @@ from .errors import WindowError
 from .events import EventBus
 from .relay import Relay
 from .signalling.endpoints import CORS, signalling_routes
+from .signalling.tier import TierDoor
 from .store import Store
 from .web.api import api_routes
 from .web.events_ws import events_routes
@@ -109,6 +110,8 @@ class Server:
         self.events = EventBus()
         self.relay = Relay(cfg, self.store, allow_privacy_off=allow_privacy_off,
                            events=self.events)
+        self.tier = TierDoor(cfg, self.events)
+        self.relay.admission.elsewhere = self.tier.held_by  # handed viewers count too
         self.app = create_app(self)
         self._runner: web.AppRunner | None = None
         self._tasks: list[asyncio.Task[Any]] = []
@@ -116,7 +119,8 @@ class Server:
 
     async def start(self) -> None:
         await self.relay.start()
-        self._tasks.append(asyncio.create_task(self.guard.watch_revocations(self.relay.kick_subject),
+        await self.tier.start()
+        self._tasks.append(asyncio.create_task(self.guard.watch_revocations(self._kick_subject),
                                                name="revocations"))
         self._tasks.append(asyncio.create_task(retention.run(self.store, self.cfg),
                                                name="retention"))
@@ -133,6 +137,10 @@ class Server:
         if self.relay.allow_privacy_off:
             log.warning("DEVELOPMENT MODE: privacy mode 'off' is allowed on this relay")
 
+    async def _kick_subject(self, jti: str) -> int:
+        """A revoked token's sessions end, at the relay and at the audience tier."""
+        return await self.relay.kick_subject(jti) + await self.tier.kick_subject(jti)
+
     @property
     def url(self) -> str:
         host = self.cfg.server.host
@@ -144,6 +152,7 @@ class Server:
         for t in self._tasks:
             t.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.tier.close()
         await self.relay.close(drain_s=drain_s)
         if self._runner is not None:
             await self._runner.cleanup()
@@ -159,7 +168,7 @@ def create_app(server: Server) -> web.Application:
     app[STORE_KEY] = server.store
     app[CONFIG_KEY] = cfg
     web_dir = Path(cfg.server.web_dir) if cfg.server.web_dir else default_web_dir()
-    app.add_routes(signalling_routes(server.relay, server.guard, cfg))
+    app.add_routes(signalling_routes(server.relay, server.guard, cfg, server.tier))
     app.add_routes(health_routes(server.relay))
     http_counts: dict[tuple[str, int], int] = {}
     app[HTTP_COUNTS] = http_counts

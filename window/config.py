@@ -162,6 +162,31 @@ class PrivacyConfig:
 
 
 @dataclass
+class TierConfig:
+    """An audience tier for one site: an existing SFU (Janus) that serves viewers the relay
+    hands over. The relay feeds each tier instance once (a ``push`` of the site); see
+    ``window/signalling/tier.py`` and docs/deployment.md."""
+
+    # The tier's WHEP endpoints for this site, one per instance, such as
+    # "http://janus-a:7090/whep/endpoint/bochum". Empty: no tier.
+    whep_urls: list[str] = field(default_factory=list)
+    # The tier's own bearer credential (janus-whep-server's endpoint token). Viewers never
+    # see it. Prefer `token_file` (a file holding it) or $WINDOW_... to writing it here.
+    token: str = ""
+    token_file: str = ""
+    # Which viewers go there: "always" (every viewer but the partner's screens), "overflow"
+    # (only those the relay has no room for), "off".
+    use: str = "always"
+    # How: "proxy" (the relay hands the offer to the tier and relays the answer: signalling,
+    # tokens, hang-up and revocation stay at the relay) or "redirect" (307 per RFC 9725, with
+    # a ticket valid `ticket_ttl_s` seconds in the URL; needs tools/janus/whep-server.mjs).
+    handoff: str = "proxy"
+    ticket_ttl_s: int = 60
+    # Seconds to wait for the tier's answer; then the relay serves the viewer itself.
+    timeout_s: float = 5.0
+
+
+@dataclass
 class PushConfig:
     """One ``[[sites.NAME.push]]``: send this site's processed feed to a WHIP endpoint."""
 
@@ -200,6 +225,7 @@ class SiteConfig:
     hours: list[str] = field(default_factory=list)
     # Regions always blurred: polygons of [x, y] points in 0..1 of the frame.
     zones: list[list[list[float]]] = field(default_factory=list)
+    tier: TierConfig = field(default_factory=TierConfig)
     # What the site's people read: its screens' overlay and slates, its pages' default
     # ("de", "ja" or "en").
     language: str = "en"
@@ -461,6 +487,7 @@ def validate(cfg: Config) -> None:
                                     for p in zone):
                 raise ConfigError(
                     f"sites.{name}.zones[{i}]: a zone is 3 or more [x, y] points in 0..1")
+        _validate_tier(name, site.tier)
         _validate_language(name, site)
         validate_pushes(name, site.push)
     if cfg.auth.algorithm not in ("HS256", "EdDSA", "ES256"):
@@ -564,6 +591,26 @@ def _validate_limits(cfg: Config) -> None:
                                   "such as 10.0.0.0/8") from None
     if not re.fullmatch(r"[\w'*:/.\- ]+", cfg.pages.frame_ancestors):
         raise ConfigError("pages.frame_ancestors: a CSP source list such as 'none' or 'self'")
+
+
+def _validate_tier(name: str, tier: TierConfig) -> None:
+    key = f"sites.{name}.tier"
+    if tier.use not in ("always", "overflow", "off"):
+        raise ConfigError(f"{key}.use: always, overflow or off")
+    if tier.handoff not in ("proxy", "redirect"):
+        raise ConfigError(f"{key}.handoff: proxy or redirect")
+    for i, url in enumerate(tier.whep_urls):
+        if not re.fullmatch(r"https?://[^\s;,'\"]+", url):
+            raise ConfigError(f"{key}.whep_urls[{i}]: {url!r} is not an http(s) URL")
+    if tier.whep_urls and not (tier.token or tier.token_file):
+        raise ConfigError(f"{key}.token: the tier needs its own credential (token or "
+                          "token_file); a tier without one would be an open door to the feed")
+    if tier.token and tier.token_file:
+        raise ConfigError(f"{key}: token or token_file, not both")
+    if not 5 <= tier.ticket_ttl_s <= 600:
+        raise ConfigError(f"{key}.ticket_ttl_s: 5 to 600")
+    if not 0.5 <= tier.timeout_s <= 30:
+        raise ConfigError(f"{key}.timeout_s: 0.5 to 30")
 
 
 def validate_pushes(site: str, pushes: list[PushConfig]) -> None:

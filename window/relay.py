@@ -211,6 +211,12 @@ class Relay:
     def _new_pc(self) -> RTCPeerConnection:
         return RTCPeerConnection(RTCConfiguration(iceServers=relay_ice_servers(self.cfg)))
 
+    def is_full(self, site: str, grant: Grant) -> bool:
+        """No room for one more viewer of ``site`` under ``grant`` (what ``watch`` would
+        refuse with 503, reserved slots included)."""
+        self.feed(site)  # 404 for an unknown site
+        return self.admission.no_room(site, grant, self.sessions.values()) is not None
+
     def _watch_state(self, session: Session) -> None:
         pc = session.pc
 

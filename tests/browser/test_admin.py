@@ -29,7 +29,7 @@ async def test_admin_dashboard(browser: Browser, relay: Server,
         await wait_playing(page, 'article[data-site="bochum"] video')
         await wait_playing(page, 'article[data-site="tsukuba"] video', n=3)
         await page.wait_for_function(
-            "document.querySelector('article[data-site=bochum]').dataset.state === 'live'")
+            "() => document.querySelector('article[data-site=bochum]').dataset.state === 'live'")
         # health: camera and the guest among the sessions (after a status poll)
         await page.wait_for_selector('article[data-site="bochum"] td:has-text("guest")',
                                      timeout=5000)
@@ -40,14 +40,14 @@ async def test_admin_dashboard(browser: Browser, relay: Server,
         started = time.monotonic()
         await curtain.click()
         await page.wait_for_function(
-            "document.querySelector('article[data-site=bochum]').dataset.state === 'paused'",
+            "() => document.querySelector('article[data-site=bochum]').dataset.state === 'paused'",
             timeout=1000, polling=50)
         assert time.monotonic() - started < 1.0
         await guest.wait_for(lambda img: img.mean() < 80, 1.5)
         assert await curtain.get_attribute("aria-pressed") == "true"
         await curtain.click()
         await page.wait_for_function(
-            "document.querySelector('article[data-site=bochum]').dataset.state === 'live'",
+            "() => document.querySelector('article[data-site=bochum]').dataset.state === 'live'",
             timeout=2000)
 
         # privacy mode; 'off' is not even offered on a normal relay

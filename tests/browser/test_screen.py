@@ -117,7 +117,8 @@ async def test_screen_renews_token_and_publishes_camera(browser: Browser, relay:
             assert time.monotonic() < deadline, "the screen's camera never went live"
             await asyncio.sleep(0.2)
         # the token is past half its life at once (20 s): renewed, same id, longer life
-        await page.wait_for_function(f"!location.hash.includes({screen[-20:]!r})", timeout=10000)
+        await page.wait_for_function(f"() => !location.hash.includes({screen[-20:]!r})",
+                                     timeout=10000)
         fragment = await page.evaluate("location.hash")
         renewed = fragment.split("token=")[1].split("&")[0]
         old = jwt.decode(screen, options={"verify_signature": False})

@@ -155,6 +155,22 @@ function fill(dl, rows) {
   ]));
 }
 
+/**
+ * The audience tier in one line: reachable, viewers there, how viewers get there.
+ * `use` and `handoff` stay as configured (config words, like the privacy modes' keys).
+ * @param {any} t the site's `tier` in /api/status
+ */
+function tierText(t) {
+  const up = t.instances.filter((/** @type {any} */ i) => i.reachable).length;
+  const viewers = t.viewers != null ? tr.t("admin.tier_viewers", { count: t.viewers })
+    : tr.t("admin.tier_viewers_unknown");
+  const parts = [tr.t(t.connected ? "admin.tier_connected" : "admin.tier_unreachable"),
+                 tr.t("admin.tier_instances", { up, total: t.instances.length }),
+                 viewers, `${t.use}, ${t.handoff}`];
+  if (t.fallbacks) parts.push(tr.t("admin.tier_fallbacks", { count: t.fallbacks }));
+  return parts.join(" · ");
+}
+
 /** @param {HTMLElement} card @param {any} s */
 function renderHealth(card, s) {
   const p = s.feed.privacy || {};
@@ -170,6 +186,7 @@ function renderHealth(card, s) {
     [tr.t("admin.h_blurs"), Object.entries(p.whole_frame_blurs || {}).map(([k, v]) => `${k} ${v}`)
       .join(", ") || tr.t("admin.none")],
     [tr.t("admin.h_viewers"), String(s.viewers)],
+    ...(s.tier ? [[tr.t("admin.h_tier"), tierText(s.tier)]] : []),
     [tr.t("admin.h_hours"), `${hoursText(s.hours, tr)} · ${tr.t(s.open ? "admin.open_now"
       : "admin.closed_now")}`],
   ];

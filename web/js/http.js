@@ -109,8 +109,10 @@ export async function exchangeSdp(pc, endpoint, token, signal) {
   if (resp.status !== 201) throw new HttpError(resp.status, body.trim() || resp.statusText);
   const location = resp.headers.get("Location");
   await pc.setRemoteDescription({ type: "answer", sdp: body });
-  // Location may be relative (it is, on this relay): resolve it against the endpoint.
-  return location ? new URL(location, new URL(endpoint, window.location.href)).href : "";
+  // Location may be relative (it is, on this relay): resolve it against the URL that
+  // answered, which is the audience tier's after a 307 (RFC 9725 load balancing).
+  const answered = resp.url || new URL(endpoint, window.location.href).href;
+  return location ? new URL(location, answered).href : "";
 }
 
 /**

@@ -13,6 +13,12 @@ Every WHIP/WHEP offer passes ``Admission.admit`` before the relay spends anythin
   at once if it comes from the same token id or an admin; from another token only once the
   current publisher has been silent for ``media.camera_timeout_s``, else ``409``.
 
+Viewers handed to the audience tier (``signalling.tier``) pass the per-token cap like any
+other offer (``admit(..., capacity=False)``): by proxy they keep counting against their token
+while they are open (``elsewhere``, the tier's count per token id); by redirect (``307``) the
+relay no longer sees them once the ticket is issued, so they count only while being handed
+over. They never take a relay slot, so the site and total caps do not apply to them.
+
 Every refusal is logged, counted by reason (``window_sessions_refused_total``) and kept in a
 short list of recent ones for operators (``/api/status``, the admin page).
 """
@@ -24,7 +30,7 @@ import contextlib
 import logging
 import math
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from ..auth.roles import Role
@@ -49,6 +55,8 @@ class Admission:
         self.refused: collections.Counter[tuple[str, str, str]] = collections.Counter()
         self.recent: collections.deque[dict[str, Any]] = collections.deque(maxlen=RECENT)
         self._logged: dict[tuple[str, str], tuple[float, int]] = {}  # -> (when, suppressed)
+        # Sessions a token id holds outside the relay (the audience tier's, by proxy).
+        self.elsewhere: Callable[[str], int] = lambda jti: 0
 
     def cap_of(self, grant: Grant) -> int:
         if grant.max_sessions is not None:
@@ -57,20 +65,22 @@ class Admission:
 
     @contextlib.contextmanager
     def admit(self, kind: SessionKind, site: str, grant: Grant, remote: str,
-              sessions: Iterable[Session], replacing: Session | None = None
-              ) -> Iterator[None]:
+              sessions: Iterable[Session], replacing: Session | None = None,
+              capacity: bool = True) -> Iterator[None]:
         """Hold a slot for an offer being answered; raise if there is none.
 
         ``replacing``: the session this one will replace (the token's own camera session),
-        which does not count against the token's cap.
+        which does not count against the token's cap. ``capacity=False``: only the token's
+        cap applies (a viewer handed to the audience tier takes no relay slot).
         """
+        counted = capacity and kind is SessionKind.VIEWER
         try:
-            self._check(kind, site, grant, list(sessions), replacing)
+            self._check(kind, site, grant, list(sessions), replacing, capacity)
         except WindowError as e:
             self.note_refusal(_reason(e), site, grant, remote, e.reason)
             raise
         self._inflight[grant.jti] += 1
-        if kind is SessionKind.VIEWER:
+        if counted:
             self._inflight_viewers[site] += 1
         try:
             yield
@@ -78,34 +88,43 @@ class Admission:
             self._inflight[grant.jti] -= 1
             if self._inflight[grant.jti] <= 0:
                 del self._inflight[grant.jti]
-            if kind is SessionKind.VIEWER:
+            if counted:
                 self._inflight_viewers[site] -= 1
                 if self._inflight_viewers[site] <= 0:
                     del self._inflight_viewers[site]
 
     def _check(self, kind: SessionKind, site: str, grant: Grant, sessions: list[Session],
-               replacing: Session | None) -> None:
-        server, limits = self.cfg.server, self.cfg.limits
+               replacing: Session | None, capacity: bool = True) -> None:
+        server = self.cfg.server
         own = sum(1 for s in sessions if s.grant.jti == grant.jti and s is not replacing)
-        own += self._inflight[grant.jti]
+        own += self._inflight[grant.jti] + self.elsewhere(grant.jti)
         cap = self.cap_of(grant)
         if own >= cap:
             raise TooManyRequests(
                 f"this token already holds {cap} session{'s' if cap > 1 else ''}; "
                 "hang one up (DELETE) or try again later",
                 retry_after=int(server.connect_timeout_s))
-        if kind is not SessionKind.VIEWER:
+        if kind is not SessionKind.VIEWER or not capacity:
             return
+        full = self.no_room(site, grant, sessions)
+        if full is not None:
+            raise full
+
+    def no_room(self, site: str, grant: Grant, sessions: Iterable[Session]
+                ) -> AtCapacity | None:
+        """Why one more viewer of ``site`` under ``grant`` would be refused (503), or None."""
+        server, limits = self.cfg.server, self.cfg.limits
         reserved = grant.role not in RESERVED_FOR
         viewers = [s for s in sessions if s.kind is SessionKind.VIEWER]
         at_site = sum(1 for s in viewers if s.site == site) + self._inflight_viewers[site]
         limit = server.max_viewers_per_site - (limits.reserved_per_site if reserved else 0)
         if at_site >= limit:
-            raise AtCapacity(f"site {site!r} has its maximum of viewers; try again soon")
+            return AtCapacity(f"site {site!r} has its maximum of viewers; try again soon")
         total = len(viewers) + sum(self._inflight_viewers.values())
         limit = server.max_sessions_total - (limits.reserved_total if reserved else 0)
         if total >= limit:
-            raise AtCapacity("the relay is at its session limit; try again soon")
+            return AtCapacity("the relay is at its session limit; try again soon")
+        return None
 
     def takeover(self, site: str, grant: Grant, remote: str, current: Session | None,
                  last_frame_at: float) -> None:

@@ -18,13 +18,14 @@ from ..auth.guard import Guard, bearer_token
 from ..auth.roles import Permission
 from ..auth.tokens import Grant
 from ..config import Config
-from ..errors import Forbidden, PreconditionFailed, Unauthorized
+from ..errors import Forbidden, PreconditionFailed, Unauthorized, UnprocessableEntity
 from ..relay import Relay
 from ..web.remote import client_address
 from .body import read_offer, read_text
 from .ice_servers import ice_servers
 from .sdpfrag import parse_sdpfrag
 from .session import Session, SessionKind
+from .tier import SiteTier, TierDoor, TierSession, TierUnavailable
 
 log = logging.getLogger("window.signalling")
 
@@ -45,6 +46,7 @@ class Endpoint:
     relay: Relay
     guard: Guard
     cfg: Config
+    tier: TierDoor | None = None
 
     def routes(self) -> list[web.RouteDef]:
         base = f"/{self.prefix}/{{site}}"
@@ -90,6 +92,10 @@ class Endpoint:
         self.guard.allow(grant, self.permission, site)
         offer = await read_offer(request, self.cfg.server.max_body_bytes)
         remote = client_address(request, self.cfg.server.trusted_proxies)
+        if self.kind is SessionKind.VIEWER and self.tier is not None:
+            handed = await self._to_tier(site, offer, grant, remote)
+            if handed is not None:
+                return handed
         if self.kind is SessionKind.PUBLISHER:
             session, answer = await self.relay.publish(site, offer, grant, remote)
         else:
@@ -106,6 +112,57 @@ class Endpoint:
         )
         self._add_links(response, grant)
         return response
+
+    async def _to_tier(self, site: str, offer: str, grant: Grant, remote: str
+                       ) -> web.Response | None:
+        """The audience tier's turn (see tier.py); None: the relay serves this viewer.
+
+        After the token check, and under the token's session cap (``admission``): a token at
+        its cap gets 429 here as at the relay; one handed over by proxy keeps counting."""
+        assert self.tier is not None
+        tier = self.tier.takes(site, grant, self.relay.is_full(site, grant))
+        if tier is None:
+            return None
+        with self.relay.admission.admit(SessionKind.VIEWER, site, grant, remote,
+                                        self.relay.sessions.values(), capacity=False):
+            return await self._hand_over(tier, site, offer, grant, remote)
+
+    async def _hand_over(self, tier: SiteTier, site: str, offer: str, grant: Grant, remote: str
+                         ) -> web.Response | None:
+        assert self.tier is not None
+        if tier.cfg.handoff == "redirect":
+            log.info("viewer redirected to the tier", extra={"site": site, "remote": remote,
+                                                             "subject": grant.subject})
+            return web.Response(status=307, text="served by the audience tier\n",
+                                headers={**CORS, "Location": self.tier.redirect_url(tier)})
+        try:
+            session, answer = await self.tier.proxy(tier, offer, grant, remote)
+        except TierUnavailable:
+            log.warning("tier unavailable; the relay serves the viewer", extra={"site": site})
+            return None
+        log.info("session opened", extra={"session": session.id[:8], "kind": "viewer",
+                                          "site": site, "role": str(grant.role), "tier": True,
+                                          "subject": grant.subject, "remote": remote})
+        return web.Response(status=201, text=answer, content_type="application/sdp",
+                            headers={**CORS, "Location": session.path, "ETag": session.etag,
+                                     "Accept-Patch": "application/trickle-ice-sdpfrag"})
+
+    def _owned_tier_session(self, request: web.Request, *, hanging_up: bool = False
+                            ) -> TierSession | None:
+        """As ``_owned_session``, for a viewer handed to the tier by proxy (None: not one)."""
+        if self.tier is None or self.kind is not SessionKind.VIEWER:
+            return None
+        session = self.tier.session(request.match_info["site"], request.match_info["session"])
+        if session is None:
+            return None
+        token = self._token(request)
+        grant = self.guard.grant_of_owner(token) if hanging_up else self.guard.grant(token)
+        if grant.expires_at + self.cfg.auth.leeway_s < time.time() and (
+                grant.jti != session.grant.jti):
+            raise Unauthorized("token expired")
+        if grant.jti != session.grant.jti and grant.role != "admin":
+            raise Forbidden("this session belongs to another token")
+        return session
 
     def _token(self, request: web.Request) -> str:
         return bearer_token(request)
@@ -126,6 +183,15 @@ class Endpoint:
         return session
 
     async def patch(self, request: web.Request) -> web.Response:
+        handed = self._owned_tier_session(request)
+        if handed is not None:
+            text = await read_text(request, "application/trickle-ice-sdpfrag",
+                                   self.cfg.server.max_body_bytes)
+            parse_sdpfrag(text)  # 400 for what we would refuse ourselves
+            status = await self.tier.patch(handed, "application/trickle-ice-sdpfrag", text)  # type: ignore[union-attr]
+            if status >= 300:
+                raise UnprocessableEntity(f"the audience tier refused the fragment ({status})")
+            return web.Response(status=204, headers=CORS)
         session = self._owned_session(request)
         if_match = request.headers.get("If-Match")
         if if_match and if_match != "*" and if_match != session.etag:
@@ -136,12 +202,17 @@ class Endpoint:
         return web.Response(status=204, headers=CORS)
 
     async def delete(self, request: web.Request) -> web.Response:
+        handed = self._owned_tier_session(request, hanging_up=True)
+        if handed is not None:
+            await self.tier.end(handed, "deleted by client")  # type: ignore[union-attr]
+            return web.Response(status=200, text="session ended\n", headers=CORS)
         session = self._owned_session(request, hanging_up=True)
         await self.relay.end(session, "deleted by client")
         return web.Response(status=200, text="session ended\n", headers=CORS)
 
 
-def signalling_routes(relay: Relay, guard: Guard, cfg: Config) -> list[web.RouteDef]:
+def signalling_routes(relay: Relay, guard: Guard, cfg: Config, tier: TierDoor | None = None
+                      ) -> list[web.RouteDef]:
     whip = Endpoint("whip", SessionKind.PUBLISHER, Permission.PUBLISH, relay, guard, cfg)
-    whep = Endpoint("whep", SessionKind.VIEWER, Permission.WATCH, relay, guard, cfg)
+    whep = Endpoint("whep", SessionKind.VIEWER, Permission.WATCH, relay, guard, cfg, tier)
     return whip.routes() + whep.routes()

@@ -164,13 +164,15 @@ class Api:
             "resolution": snap["camera_size"],
             "output_size": [self.cfg.media.width, self.cfg.media.height],
             "camera_session": await self._describe(publisher) if publisher else None,
-            "viewer_sessions": list(viewers),
+            "viewer_sessions": list(viewers) + [s.describe()
+                                                for s in self.server.tier.viewers_of(site)],
             "source": snap["source"],
             "relay_source": snap["relay"],
             "audit": {"alert": snap["audit_alert"],
                       **(feed.ingest.audit.snapshot()
                          if feed.ingest is not None and feed.ingest.audit is not None else {})},
             "pushes": [p.snapshot() for p in self.relay.pushes.of(site)],
+            "tier": self.server.tier.snapshot(site),
         }
 
     # handlers ---------------------------------------------------------------------------------
@@ -248,6 +250,13 @@ class Api:
     async def kick(self, request: web.Request) -> web.Response:
         grant = self._operator(request)
         session = self.relay.sessions.get(request.match_info["session"])
+        handed = self.server.tier.sessions.get(request.match_info["session"])
+        if handed is not None:  # a viewer handed to the audience tier
+            await self.server.tier.end(handed, f"kicked by {grant.subject}")
+            await self._audit(request, grant, "session.kick", handed.site, {
+                "session": handed.id[:8], "kind": "viewer", "subject": handed.grant.subject,
+                "jti": handed.grant.jti, "tier": True})
+            return _json({"kicked": handed.id, "kind": "viewer", "site": handed.site})
         if session is None or session.closed:
             raise NotFound("no such session")
         await self.relay.end(session, f"kicked by {grant.subject}")
@@ -316,7 +325,7 @@ class Api:
                                if s.grant.jti == jti), None)
         await asyncio.to_thread(self.store.revoke, jti, expires_at, reason)
         self.guard.mark_revoked(jti)
-        kicked = await self.relay.kick_subject(jti)
+        kicked = await self.relay.kick_subject(jti) + await self.server.tier.kick_subject(jti)
         await self._audit(request, grant, "token.revoke", jti, {"reason": reason,
                                                                 "sessions_ended": kicked})
         return _json({"revoked": jti, "sessions_ended": kicked})

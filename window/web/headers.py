@@ -4,11 +4,17 @@ Pages load only their own scripts, styles, images and fonts from this relay, tal
 (HTTP and the ``/events`` WebSocket) and show WebRTC streams; the Content-Security-Policy
 allows exactly that. Adding a page part that needs more (a font, a worker) means one more
 source here, in ``CSP_SOURCES``, never an inline script or style (scripts stay ``'self'``).
+
+The one source that comes from the config: a site whose audience tier hands viewers over by
+``redirect`` sends their WHEP ``POST`` on to the tier's instances (a ``307``), so their origins
+are added to ``connect-src``, and only then (``proxy`` needs nothing: the browser talks only
+to us, and media is not a fetch).
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from urllib.parse import urlsplit
 
 from aiohttp import web
 from aiohttp.typedefs import Middleware
@@ -33,8 +39,25 @@ CSP_SOURCES: dict[str, str] = {
 }
 
 
+def tier_origins(cfg: Config) -> list[str]:
+    """The origins of the tier instances viewers are redirected to, in config order."""
+    origins: list[str] = []
+    for site in cfg.sites.values():
+        tier = site.tier
+        if tier.use == "off" or tier.handoff != "redirect":
+            continue
+        for url in tier.whep_urls:
+            parts = urlsplit(url)
+            origin = f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}"
+            if origin not in origins:
+                origins.append(origin)
+    return origins
+
+
 def content_security_policy(cfg: Config) -> str:
-    directives = {**CSP_SOURCES, "frame-ancestors": cfg.pages.frame_ancestors}
+    connect = " ".join([CSP_SOURCES["connect-src"], *tier_origins(cfg)])
+    directives = {**CSP_SOURCES, "connect-src": connect,
+                  "frame-ancestors": cfg.pages.frame_ancestors}
     return "; ".join(f"{k} {v}" for k, v in directives.items())
 
 

@@ -170,9 +170,34 @@ class RelayCollector:
             http.add_metric([method, str(status)], float(n))
         yield http
         yield from _two_relays(relay)
+        yield from _tier_metrics(self.server)
         up = GaugeMetricFamily("window_uptime_seconds", "seconds since the relay started")
         up.add_metric([], relay.uptime_s)
         yield up
+
+
+def _tier_metrics(server: Server) -> Iterator[Metric]:
+    """The audience tier per site and instance (only sites that have one)."""
+    labels = ["site", "instance"]
+    up = GaugeMetricFamily("window_tier_up", "1 when the tier instance answers", labels=labels)
+    viewers = GaugeMetricFamily("window_tier_viewers", "viewers the tier instance reports",
+                                labels=labels)
+    handed = CounterMetricFamily("window_tier_handed", "viewers handed to the tier instance",
+                                 labels=labels)
+    failures = CounterMetricFamily("window_tier_failures", "hand-overs the instance refused",
+                                   labels=labels)
+    fallbacks = CounterMetricFamily("window_tier_fallbacks",
+                                    "viewers the relay served because no instance answered",
+                                    labels=["site"])
+    for site, tier in server.tier.sites.items():
+        for i in tier.instances:
+            up.add_metric([site, i.label], 1.0 if i.reachable else 0.0)
+            if i.viewers is not None:
+                viewers.add_metric([site, i.label], float(i.viewers))
+            handed.add_metric([site, i.label], float(i.handed))
+            failures.add_metric([site, i.label], float(i.failures))
+        fallbacks.add_metric([site], float(tier.fallbacks))
+    yield from (up, viewers, handed, failures, fallbacks)
 
 
 def metrics_routes(server: Server, http_counts: dict[tuple[str, int], int]
