@@ -17,8 +17,15 @@ Marked cells are pixelated in one go. A face larger than ``closeup_share`` of th
 moving region larger than ``closeup_motion_share``, pixelates the whole frame until it has
 been calm for ``closeup_hold_frames`` frames. Until the sweep has searched every tile once
 (≈ 0.5 s, several tiles a frame) the whole frame is pixelated, so faces already in view when
-the feed starts are known before the first picture shows. The model loads and warms up on a
-background thread; ``ready()`` is False until then (the stage pixelates whole meanwhile).
+the feed starts are known before the first picture shows. Every change of the whole picture
+starts that over (``restart``): a new frame size, an exposure jump or a cut or moved camera
+(``change.PictureChange``), a gap in the feed (the stage calls ``restart``); the background
+model and the stopped-people layer learn the new picture meanwhile.
+
+In mode ``people`` a person who walked in and stopped keeps their cells while they stand
+there (``still.StoppedCells``), after the background model has taken them in. The model
+loads and warms up on a background thread; ``ready()`` is False until then (the stage
+pixelates whole meanwhile).
 """
 
 from __future__ import annotations
@@ -33,12 +40,14 @@ import numpy as np
 import numpy.typing as npt
 
 from ..config import PrivacyConfig, PrivacyMode, SiteConfig
+from .change import PictureChange
 from .faces import CenterFace, FaceDetector
 from .filter import FilterResult
 from .grid import BlockGrid, Cells
 from .motion import MotionDetector
 from .pixelate import Image, pixelate_box, pixelate_whole
 from .scan import FaceScanner
+from .still import StoppedCells
 from .tracker import BoxTracker
 from .zones import Zones
 
@@ -61,6 +70,10 @@ class LayeredFilter:
         self.zones = Zones(site.zones)
         self.motion = MotionDetector(width=cfg.motion_width, min_area=cfg.motion_min_area)
         self.blur_motion = mode is PrivacyMode.PEOPLE
+        self.change = PictureChange()
+        self.still = StoppedCells()
+        self.restarts = 0  # changes of the whole picture since the filter began
+        self._size = (0, 0)
         self.faces = BoxTracker(hold=cfg.hold_frames, margin=cfg.box_margin,
                                 lead=cfg.lead_frames)
         # Mode "people" blurs the moving pixels themselves, cell by cell of the block grid.
@@ -124,6 +137,15 @@ class LayeredFilter:
         held = np.array([[*t.box, t.unchecked] for t in self.faces.tracks],
                         np.float32).reshape(-1, 5)
         regions = self.motion.detect(image)
+        grey = self.motion.grey
+        change = self.change.check(grey) if grey is not None else ""
+        if self.motion.drifted:
+            change = "contrast"
+        if (w, h) != self._size:
+            change = "size" if self._size != (0, 0) else ""
+            self._size = (w, h)
+        if change:
+            self.restart(change)
         if not scanner.swept:
             # Until every tile has been searched once, nobody in view is known yet.
             self.faces.update(scanner.first_sweep(image, self.cfg.first_sweep_ms / 1000)[:, :4])
@@ -136,6 +158,8 @@ class LayeredFilter:
         self.faces.update(found[:, :4])
         grid = self._grid_for(w, h)
         moving = self._moving_cells(grid)
+        stopped = (self.still.update(grey, grid, moving)
+                   if self.blur_motion and grey is not None else None)
         share = self._moving_share(grid, self.faces.anchors())
         # Something moves across where a face was seen: it is hidden, keep it. A walking
         # face not found again and gone from where it was seen has walked on: in mode
@@ -163,6 +187,18 @@ class LayeredFilter:
         grid.mark_boxes(cells, face_boxes)
         if self.blur_motion:
             cells |= moving
+            if stopped is not None:
+                # Not inside people in motion: a walker's plain coat is the motion layer's
+                # (its outline moves); the stopped layer is for those who stopped.
+                # A blob's box grown by half its height up and down: a walker's plain torso
+                # between the boxes of their moving head and legs is theirs too.
+                walking = grid.empty()
+                if len(regions):
+                    tall = (regions[:, 3] - regions[:, 1]) / 2
+                    grid.mark_boxes(walking, np.stack([
+                        regions[:, 0] - grid.block, regions[:, 1] - tall,
+                        regions[:, 2] + grid.block, regions[:, 3] + tall], axis=1))
+                cells |= stopped & (walking == 0)
         else:
             # A face not detected this frame is where it was seen (the anchor) or it moved:
             # then it is in the motion layer's foreground, within the box its track coasts
@@ -181,6 +217,20 @@ class LayeredFilter:
                 pixelate_box(image, int(x0), int(y0), int(x1), int(y1), int(big))
         return FilterResult(image, faces=len(self.faces.tracks), regions=len(regions),
                             blurred_share=covered / area)
+
+    def restart(self, reason: str = "gap") -> None:
+        """The picture changed as a whole: pixelate it whole until every tile has been
+        searched once in the new picture, and learn its background anew. Faces held stay
+        held (where they were is pixelated a little longer, never less). Called on the
+        filter's own thread (the stage submits it to the same worker)."""
+        self.restarts += 1
+        if self.scanner is not None:
+            self.scanner.restart()
+        self.motion.reset()
+        self.change.reset()
+        self.still.reset()
+        self._motion_age[:] = 255
+        log.info("picture changed: first sweep again", extra={"reason": reason})
 
     def _grid_for(self, w: int, h: int) -> BlockGrid:
         if self._grid is None or (self._grid.width, self._grid.height) != (w, h):

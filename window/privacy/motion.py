@@ -4,7 +4,22 @@ At 320 pixels wide MOG2 costs ≈ 1 ms a frame. The foreground mask is cleaned (
 noise, closing and dilation join a person's limbs into one blob) and each blob becomes a box
 in frame pixels (for the face search and the close-up guard); the cleaned mask itself is
 what gets blurred. People who stand still fade into the background after ``history`` frames;
-the face layer covers them.
+the stopped-people layer (``still``) and the face layer cover them.
+
+Low contrast (fog, dusk) is stretched before the background model sees it: the picture's
+1st..99th brightness percentiles when the model starts are mapped to the full range (gain
+at most ``MAX_GAIN``; pictures with a range of more than 140 levels are left alone), and
+held. Without it a
+figure in fog differs from the street behind it by less than MOG2's threshold. The
+stretched small picture (``small``, ``grey``) is what the other layers look at, too.
+
+A second cue does not learn at all: the difference to the picture ``DIFF_LAG`` frames ago,
+above a threshold set by the picture's own noise. MOG2 takes a slow walker into its
+background while it is still learning (the first ``LEARNING`` frames after the start or a
+change of the whole picture) and misses faint figures in low contrast; a moving face's
+edges still differ from where they were a few frames before. It is used then (and in low
+contrast) only: elsewhere MOG2 alone is as safe, and the difference's trail behind every
+walker would blur more street.
 """
 
 from __future__ import annotations
@@ -16,21 +31,67 @@ import numpy.typing as npt
 from .pixelate import Image, shrink
 from .tracker import Rects
 
+MAX_GAIN = 4.0
+MIN_GAIN = 1.8  # a picture with more than 255 / MIN_GAIN levels of range is left as it is
+DIFF_LAG = 3
+LEARNING = 150  # MOG2 learns fast for its first history / 2 frames
+
 
 class MotionDetector:
     def __init__(self, *, width: int = 320, history: int = 300, var_threshold: float = 25.0,
                  min_area: float = 0.0005) -> None:
         self.width = width
         self.min_area = min_area  # share of the frame a blob needs to count
-        self.mog = cv2.createBackgroundSubtractorMOG2(history=history,
-                                                      varThreshold=var_threshold,
-                                                      detectShadows=False)
+        self.history, self.var_threshold = history, var_threshold
+        self.mog = self._model()
         self.open = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))
         self.close = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (9, 9))
         self.frames = 0
         # The cleaned foreground of the last frame (``width`` pixels wide), None before the
         # model exists: where the people in motion are, pixel by pixel.
         self.foreground: npt.NDArray[np.uint8] | None = None
+        self.small: Image | None = None  # the stretched small picture of the last frame
+        self.grey: npt.NDArray[np.uint8] | None = None
+        self._range: tuple[float, float] | None = None
+        self.drifted = False  # the picture's range left the stretch: restart, please
+        self._recent: list[npt.NDArray[np.uint8]] = []  # the last DIFF_LAG grey pictures
+
+    def _model(self) -> cv2.BackgroundSubtractorMOG2:
+        return cv2.createBackgroundSubtractorMOG2(history=self.history,
+                                                  varThreshold=self.var_threshold,
+                                                  detectShadows=False)
+
+    def reset(self) -> None:
+        """Forget the background: the picture changed as a whole."""
+        self.mog = self._model()
+        self.frames = 0
+        self.foreground = None
+        self._range = None
+        self.drifted = False
+        self._recent = []
+
+    def _stretch(self, small: Image, grey: npt.NDArray[np.uint8]
+                 ) -> tuple[Image, npt.NDArray[np.uint8], float]:
+        """The small picture and its grey, stretched; and the gain. The stretch is set when
+        the model (re)starts and then held: a stretch that followed the picture would move
+        every pixel a little, and the background model would call the whole frame moving.
+        When the picture's range has drifted far from it (dusk), ``drifted`` asks for a
+        restart."""
+        if self._range is None or self.frames % 15 == 0:
+            lo, hi = (float(v) for v in np.percentile(grey[::2, ::2], (1, 99)))
+            if self._range is None:
+                self._range = (lo, hi)
+            else:
+                k0 = 255.0 / max(1.0, self._range[1] - self._range[0])
+                k1 = 255.0 / max(1.0, hi - lo)
+                far = max(k0, k1) / min(k0, k1) > 1.4 and max(k0, k1) > MIN_GAIN
+                self.drifted = far or abs(lo - self._range[0]) > 40
+        lo, hi = self._range
+        k = min(MAX_GAIN, 255.0 / max(1.0, hi - lo))
+        if k < MIN_GAIN:
+            return small, grey, 1.0
+        return (np.asarray(cv2.convertScaleAbs(small, alpha=k, beta=-lo * k), np.uint8),
+                np.asarray(cv2.convertScaleAbs(grey, alpha=k, beta=-lo * k), np.uint8), k)
 
     def detect(self, image: Image) -> Rects:
         """Boxes (x0, y0, x1, y1) of moving regions, in pixels of ``image``."""
@@ -38,10 +99,23 @@ class MotionDetector:
         sw = min(self.width, w)
         sh = max(1, round(h * sw / w))
         small = shrink(image, sw, sh)
+        raw = np.asarray(cv2.cvtColor(small, cv2.COLOR_BGR2GRAY), np.uint8)
+        small, self.grey, gain = self._stretch(small, raw)
+        self.small = small
         # The usual rate from the first frame on: learning fast at first would take people who
         # walk slowly in the first second into the background.
         self.frames += 1
         fg = self.mog.apply(small, learningRate=-1.0)
+        # Differences of the unstretched picture (the stretch drifts), against a threshold
+        # of 10 levels of the stretched one.
+        if ((self.frames <= LEARNING or gain > 1.0) and len(self._recent) >= DIFF_LAG
+                and self._recent[0].shape == raw.shape):
+            diff = cv2.absdiff(raw, self._recent[0])
+            noise = float(np.percentile(diff[::3, ::3], 50))
+            level = max(3.0, 10.0 / gain, 4.0 * noise)
+            _, moved = cv2.threshold(diff, level, 255, cv2.THRESH_BINARY)
+            fg = cv2.bitwise_or(fg, moved)
+        self._recent = [*self._recent[-(DIFF_LAG - 1):], raw] if DIFF_LAG > 1 else [raw]
         if self.frames <= 2:  # no model yet: MOG2 calls everything foreground
             self.foreground = None
             return np.zeros((0, 4), np.float32)

@@ -141,6 +141,12 @@ class FaceScanner:
             self._next_tile = 0
             self.sweeps = 0
 
+    def restart(self) -> None:
+        """The picture changed as a whole: every tile is to be searched again before the
+        picture is trusted (``swept`` is False until then)."""
+        self._next_tile = 0
+        self.sweeps = 0
+
     @property
     def swept(self) -> bool:
         """Has every tile been searched at least once (since the frame size was set)?"""

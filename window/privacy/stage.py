@@ -4,6 +4,10 @@ Fail closed: when the filter raises, misses the per-frame deadline, is still bus
 earlier frame (backlog) or is not warmed up yet, the frame is pixelated whole instead. The
 caller gets either a frame that passed the filter, a whole-frame pixelation, or ``None``
 (curtain: send no camera pixels).
+
+A gap of more than ``RESTART_GAP_S`` between two frames (the camera reconnected, or stalled)
+makes the filter start over (``restart``: the first-sweep rule), as the picture after the gap
+may be another one.
 """
 
 from __future__ import annotations
@@ -24,6 +28,8 @@ from .filter import FilterResult, PrivacyFilter
 from .pixelate import Image, pixelate_whole
 
 log = logging.getLogger("window.privacy")
+
+RESTART_GAP_S = 1.0
 
 
 def _window() -> deque[float]:
@@ -95,6 +101,7 @@ class PrivacyStage:
         self._busy: Future[FilterResult] | None = None
         self._mode = PrivacyMode.FULL
         self._filter: PrivacyFilter | None = None
+        self._last_frame = 0.0  # time.monotonic() of the last frame
         self.set_mode(cfg.mode)
 
     @property
@@ -131,6 +138,14 @@ class PrivacyStage:
             return None
         self.stats.frames += 1
         loop = asyncio.get_running_loop()
+        now = time.monotonic()
+        gap = self._last_frame and now - self._last_frame > RESTART_GAP_S
+        self._last_frame = now
+        restart = getattr(flt, "restart", None)
+        if gap and restart is not None:
+            # On the filter's own thread, before this frame: the picture after a gap may be
+            # another one.
+            self._worker.submit(restart, "gap")
         if self._busy is not None and not self._busy.done():
             return await loop.run_in_executor(self._fallback, self._whole, image, "backlog")
         if not flt.ready():
