@@ -26,7 +26,7 @@ THUMB = (40, 24)
 
 
 class PictureChange:
-    def __init__(self, *, lag: int = 3, exposure: float = 0.2, structure: float = 0.2) -> None:
+    def __init__(self, *, lag: int = 3, exposure: float = 0.2, structure: float = 0.4) -> None:
         self.lag = lag
         self.exposure = exposure
         self.structure = structure

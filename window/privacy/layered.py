@@ -146,9 +146,18 @@ class LayeredFilter:
             self._size = (w, h)
         if change:
             self.restart(change)
+        grid = self._grid_for(w, h)
+        # The motion and stopped-people layers follow every frame, the first sweep's too.
+        moving = self._moving_cells(grid)
+        stopped = (self.still.update(grey, grid, self._new_cells(grid))
+                   if self.blur_motion and grey is not None else None)
         if not scanner.swept:
             # Until every tile has been searched once, nobody in view is known yet.
-            self.faces.update(scanner.first_sweep(image, self.cfg.first_sweep_ms / 1000)[:, :4])
+            swept = scanner.first_sweep(image, self.cfg.first_sweep_ms / 1000)
+            self.faces.update(swept[:, :4])
+            # (The moving regions of a frame that changed as a whole are that change.)
+            if self._closeup(swept, regions[:0] if change else regions, w * h):
+                self._closeup_left = self.cfg.closeup_hold_frames  # held after the sweep
             return FilterResult(pixelate_whole(image, self.cfg.full_block_px),
                                 faces=len(self.faces.tracks), regions=len(regions),
                                 blurred_share=1.0, whole=True, whole_reason="first-sweep")
@@ -156,10 +165,6 @@ class LayeredFilter:
         for i in scanner.checked:  # looked for, found or not: the others' turn next
             self.faces.tracks[i].unchecked = 0
         self.faces.update(found[:, :4])
-        grid = self._grid_for(w, h)
-        moving = self._moving_cells(grid)
-        stopped = (self.still.update(grey, grid, moving)
-                   if self.blur_motion and grey is not None else None)
         share = self._moving_share(grid, self.faces.anchors())
         # Something moves across where a face was seen: it is hidden, keep it. A walking
         # face not found again and gone from where it was seen has walked on: in mode
@@ -169,12 +174,7 @@ class LayeredFilter:
         face_boxes = self.faces.anchors()
 
         area = float(w * h)
-
-        def largest(boxes: Iterable[npt.NDArray[np.float32]]) -> float:
-            return max((float((b[2] - b[0]) * (b[3] - b[1])) for b in boxes), default=0.0)
-
-        if (largest(found[:, :4]) > self.cfg.closeup_share * area
-                or largest(regions) > self.cfg.closeup_motion_share * area):
+        if self._closeup(found, regions, area):
             self._closeup_left = self.cfg.closeup_hold_frames
         if self._closeup_left > 0:
             self._closeup_left -= 1
@@ -188,17 +188,7 @@ class LayeredFilter:
         if self.blur_motion:
             cells |= moving
             if stopped is not None:
-                # Not inside people in motion: a walker's plain coat is the motion layer's
-                # (its outline moves); the stopped layer is for those who stopped.
-                # A blob's box grown by half its height up and down: a walker's plain torso
-                # between the boxes of their moving head and legs is theirs too.
-                walking = grid.empty()
-                if len(regions):
-                    tall = (regions[:, 3] - regions[:, 1]) / 2
-                    grid.mark_boxes(walking, np.stack([
-                        regions[:, 0] - grid.block, regions[:, 1] - tall,
-                        regions[:, 2] + grid.block, regions[:, 3] + tall], axis=1))
-                cells |= stopped & (walking == 0)
+                cells |= stopped
         else:
             # A face not detected this frame is where it was seen (the anchor) or it moved:
             # then it is in the motion layer's foreground, within the box its track coasts
@@ -217,6 +207,15 @@ class LayeredFilter:
                 pixelate_box(image, int(x0), int(y0), int(x1), int(y1), int(big))
         return FilterResult(image, faces=len(self.faces.tracks), regions=len(regions),
                             blurred_share=covered / area)
+
+    def _closeup(self, found: npt.NDArray[np.float32], regions: npt.NDArray[np.float32],
+                 area: float) -> bool:
+        """Someone right in front of the camera: a face or a moving region that large."""
+        def largest(boxes: Iterable[npt.NDArray[np.float32]]) -> float:
+            return max((float((b[2] - b[0]) * (b[3] - b[1])) for b in boxes), default=0.0)
+
+        return (largest(found[:, :4]) > self.cfg.closeup_share * area
+                or largest(regions) > self.cfg.closeup_motion_share * area)
 
     def restart(self, reason: str = "gap") -> None:
         """The picture changed as a whole: pixelate it whole until every tile has been
@@ -253,6 +252,15 @@ class LayeredFilter:
             held = np.asarray(cv2.dilate(held, np.ones((2 * pad + 1, 2 * pad + 1), np.uint8)),
                               np.uint8)
         return held
+
+    def _new_cells(self, grid: BlockGrid) -> Cells:
+        """The cells a quarter of which or more is new to the motion layer's background
+        model in this frame (its own foreground, not cleaned)."""
+        fg = self.motion.new
+        if fg is None or self.motion.foreground is None:
+            return grid.empty()
+        quarter = (fg.shape[1] * grid.block // grid.width) ** 2 // 4
+        return grid.cells_of(fg, more_than=max(0, quarter - 1))
 
     def _moving_share(self, grid: BlockGrid, anchors: npt.NDArray[np.float32]
                       ) -> npt.NDArray[np.float64]:

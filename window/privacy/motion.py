@@ -13,13 +13,16 @@ held. Without it a
 figure in fog differs from the street behind it by less than MOG2's threshold. The
 stretched small picture (``small``, ``grey``) is what the other layers look at, too.
 
-A second cue does not learn at all: the difference to the picture ``DIFF_LAG`` frames ago,
-above a threshold set by the picture's own noise. MOG2 takes a slow walker into its
-background while it is still learning (the first ``LEARNING`` frames after the start or a
-change of the whole picture) and misses faint figures in low contrast; a moving face's
-edges still differ from where they were a few frames before. It is used then (and in low
-contrast) only: elsewhere MOG2 alone is as safe, and the difference's trail behind every
-walker would blur more street.
+A second cue does not learn at all: in low contrast, the difference to the picture
+``DIFF_LAG`` frames ago, above a threshold set by the picture's own noise. MOG2 misses faint
+figures in low contrast; a moving face's edges still differ from where they were a few
+frames before. It is used there only: elsewhere MOG2 alone is as safe, and the difference's
+trail behind every walker would blur more street.
+
+MOG2's own learning rate is fast at first (1 / 2n after n frames). Here it is never faster
+than 1 / ``FASTEST``: learning fast, the model takes a person who stops in the first seconds
+after a start into the background before the stopped-people layer (``still``) has seen them
+stand. The foreground MOG2 itself gives, before cleaning (``new``), is what that layer reads.
 """
 
 from __future__ import annotations
@@ -33,8 +36,8 @@ from .tracker import Rects
 
 MAX_GAIN = 4.0
 MIN_GAIN = 1.8  # a picture with more than 255 / MIN_GAIN levels of range is left as it is
-DIFF_LAG = 3
-LEARNING = 150  # MOG2 learns fast for its first history / 2 frames
+DIFF_LAG = 3  # in low contrast: faint edges take a few frames to differ enough
+FASTEST = 60  # frames: the background model's fastest learning, 1 / FASTEST a frame
 
 
 class MotionDetector:
@@ -51,6 +54,9 @@ class MotionDetector:
         # model exists: where the people in motion are, pixel by pixel.
         self.foreground: npt.NDArray[np.uint8] | None = None
         self.small: Image | None = None  # the stretched small picture of the last frame
+        # The background model's own foreground of the last frame, not cleaned (what is new
+        # to it, pixel by pixel; no frame differences).
+        self.new: npt.NDArray[np.uint8] | None = None
         self.grey: npt.NDArray[np.uint8] | None = None
         self._range: tuple[float, float] | None = None
         self.drifted = False  # the picture's range left the stretch: restart, please
@@ -69,6 +75,7 @@ class MotionDetector:
         self._range = None
         self.drifted = False
         self._recent = []
+        self.new = None
 
     def _stretch(self, small: Image, grey: npt.NDArray[np.uint8]
                  ) -> tuple[Image, npt.NDArray[np.uint8], float]:
@@ -102,13 +109,13 @@ class MotionDetector:
         raw = np.asarray(cv2.cvtColor(small, cv2.COLOR_BGR2GRAY), np.uint8)
         small, self.grey, gain = self._stretch(small, raw)
         self.small = small
-        # The usual rate from the first frame on: learning fast at first would take people who
-        # walk slowly in the first second into the background.
         self.frames += 1
-        fg = self.mog.apply(small, learningRate=-1.0)
+        rate = 1.0 / min(max(2 * self.frames, FASTEST), self.history)
+        fg = self.mog.apply(small, learningRate=rate if self.frames > 1 else -1.0)
+        self.new = np.asarray(fg, np.uint8)  # new to the model: before cleaning and cues
         # Differences of the unstretched picture (the stretch drifts), against a threshold
         # of 10 levels of the stretched one.
-        if ((self.frames <= LEARNING or gain > 1.0) and len(self._recent) >= DIFF_LAG
+        if (gain > 1.0 and len(self._recent) >= DIFF_LAG
                 and self._recent[0].shape == raw.shape):
             diff = cv2.absdiff(raw, self._recent[0])
             noise = float(np.percentile(diff[::3, ::3], 50))

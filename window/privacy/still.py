@@ -2,17 +2,28 @@
 
 The motion layer's background model takes whatever stands still into the background: a
 person waiting at a bus stop fades out of the foreground within seconds, and faces too small
-for the detector are then visible. ``StoppedCells`` keeps, per cell of the block grid, a
-reference of the empty street (mean and spread of the motion layer's stretched grey
-picture), learned slowly and only where nothing moves or stands. A cell is *stopped* when it
-differs from that reference and it moved a moment ago or is next to a stopped cell: the
-person who stopped there. It stays stopped for as long as it differs, that is until the
-person leaves (then the street shows again, as the reference remembers it). A passer-by
-does not stop anything: where they were, the street is back.
+for the detector are then visible. ``StoppedCells`` catches them in the moment between: when
+they have stopped and the background model still calls them new.
 
-The threshold follows the picture's own noise (the median difference of the free cells), so
-dusk noise does not stop cells by itself. Something left standing (a parked car, a bag)
-stays pixelated until it goes or the picture changes as a whole (``reset``).
+A cell *stops* when the motion layer's foreground is in it (something arrived that is not
+the street, or not yet taken in by the model) and what the cell shows has not changed for
+``stable_frames`` frames (it stands still there). Its look at that moment (mean and spread
+of the grey picture in the cell) is kept, and the cell stays stopped, and pixelated, for as
+long as it still looks so: until the person leaves (then the street shows again, and their
+leaving is motion, which the motion layer covers). It is released as soon as it changes: a
+person who shifts their weight is in motion there again, covered by the motion layer, and
+stops again when still.
+
+Nothing else can stop a cell: a walker's cells change from frame to frame (a walker in a
+plain coat keeps a cell of it while the coat is there, then lets it go), the street behind
+a passer-by is not the background model's foreground, and a cell that looks the same as
+always is not either. No picture of the empty street is needed, so none can be wrong:
+a cell is held only while it shows what stopped in it. What someone left standing (a parked
+car, a bag) stays pixelated until it goes, ``max_frames`` (10 minutes) or a change of the
+whole picture (``reset``).
+
+The thresholds follow the picture's own noise (the median change of a cell from frame to
+frame), so dusk noise neither stops nor releases cells by itself.
 """
 
 from __future__ import annotations
@@ -24,59 +35,95 @@ import numpy.typing as npt
 from .grid import BlockGrid, Cells
 
 
+def features(grey: npt.NDArray[np.uint8], grid: BlockGrid) -> npt.NDArray[np.float32]:
+    """Per cell of ``grid``: mean and spread of ``grey`` (a picture of the whole frame, any
+    size), rows × cols × 2."""
+    g = grey.astype(np.float32)
+    size = (grid.cols, grid.rows)
+    mean = cv2.resize(g, size, interpolation=cv2.INTER_AREA)
+    sq = cv2.resize(g * g, size, interpolation=cv2.INTER_AREA)
+    spread = np.sqrt(np.maximum(sq - mean * mean, 0.0))
+    return np.stack([mean, spread], axis=-1).astype(np.float32)
+
+
+def _distance(a: npt.NDArray[np.float32], b: npt.NDArray[np.float32]
+              ) -> npt.NDArray[np.float32]:
+    out: npt.NDArray[np.float32] = (np.abs(a[..., 0] - b[..., 0])
+                                    + 0.5 * np.abs(a[..., 1] - b[..., 1]))
+    return out
+
+
 class StoppedCells:
-    def __init__(self, *, rate: float = 0.01, calm_frames: int = 30, recent_frames: int = 8,
-                 noise_k: float = 4.0, floor: float = 6.0,
-                 max_frames: int = 10 * 60 * 30) -> None:
-        self.rate = rate  # how fast the free street's reference follows the picture
-        self.calm_frames = calm_frames  # a cell's reference is first taken after this calm
-        self.recent_frames = recent_frames  # "moved a moment ago": within this many frames
-        self.noise_k = noise_k
-        self.floor = floor  # the least difference that counts, in grey levels
+    def __init__(self, *, stable_frames: int = 5, calm_frames: int = 45, change: float = 2.5,
+                 differ: float = 6.0,
+                 noise_k: float = 3.0, max_frames: int = 10 * 60 * 30) -> None:
+        self.stable_frames = stable_frames  # unchanged this long while new: it stopped
+        # Unchanged this long and not new: the street (longer than a walker's plain coat
+        # stays in one cell).
+        self.calm_frames = calm_frames
+        self.change = change  # the most a still cell changes a frame, in grey levels
+        self.differ = differ  # a stopped cell that changed more than this from its look
+        self.noise_k = noise_k  # ...or more than this many times the noise: released
         self.max_frames = max_frames  # the longest a cell stays stopped (10 minutes)
         self.stopped: Cells | None = None
-        self._ref = np.zeros((0, 0, 2), np.float32)
+        self._frames = 0  # since the start or a change of the whole picture
+        self._last = np.zeros((0, 0, 2), np.float32)  # each cell's look a frame ago
+        self._look = np.zeros((0, 0, 2), np.float32)  # each stopped cell's look on stopping
+        self._stable = np.zeros((0, 0), np.int32)  # frames each cell is new and unchanged
+        self._before = np.zeros((0, 0, 2), np.float32)  # its look when last calm and not new
         self._known = np.zeros((0, 0), bool)
-        self._calm = np.zeros((0, 0), np.int32)  # frames since each cell last moved
         self._age = np.zeros((0, 0), np.int32)  # frames each cell has been stopped
-        self._kernel = np.ones((3, 3), np.uint8)
+        self._near = np.ones((9, 9), np.uint8)  # four cells around
+        self._calm = np.zeros((0, 0), np.int32)  # frames each cell is calm and not new
 
     def reset(self) -> None:
         self.stopped = None
-        self._ref = np.zeros((0, 0, 2), np.float32)
 
-    def update(self, grey: npt.NDArray[np.uint8], grid: BlockGrid, moved: Cells) -> Cells:
-        """``grey``: the motion layer's stretched grey picture; ``moved``: the cells that
-        moved this frame (or very recently). The stopped cells of this frame."""
-        g = grey.astype(np.float32)
-        size = (grid.cols, grid.rows)
-        mean = cv2.resize(g, size, interpolation=cv2.INTER_AREA)
-        sq = cv2.resize(g * g, size, interpolation=cv2.INTER_AREA)
-        spread = np.sqrt(np.maximum(sq - mean * mean, 0.0))
-        feat = np.stack([mean, spread], axis=-1)
-        if self._ref.shape != feat.shape or self.stopped is None:
-            # No reference yet: a cell gets one once it has been calm for a while (a
-            # walker in view at the start is not the street).
-            self._ref = feat.copy()
+    def update(self, grey: npt.NDArray[np.uint8], grid: BlockGrid, new: Cells) -> Cells:
+        """``grey``: the motion layer's (stretched) grey picture of this frame; ``new``: the
+        cells its foreground is in this frame. The stopped cells of this frame."""
+        feat = features(grey, grid)
+        if self.stopped is None or self._last.shape != feat.shape:
+            self._last = feat
+            self._look = feat.copy()
+            self._stable = np.zeros(feat.shape[:2], np.int32)
+            self._before = feat.copy()
             self._known = np.zeros(feat.shape[:2], bool)
             self._calm = np.zeros(feat.shape[:2], np.int32)
             self._age = np.zeros(feat.shape[:2], np.int32)
             self.stopped = grid.empty()
-        ref, prev = self._ref, self.stopped
-        self._calm = np.where(moved > 0, 0, self._calm + 1)
-        recent = self._calm < self.recent_frames
-        d = np.abs(feat[..., 0] - ref[..., 0]) + 0.5 * np.abs(feat[..., 1] - ref[..., 1])
-        free = self._known & ~recent & (prev == 0)
-        noise = float(np.median(d[free])) if free.any() else 0.0
-        differs = self._known & (d > max(self.floor, self.noise_k * noise))
-        seed = cv2.dilate((recent | (prev > 0)).astype(np.uint8), self._kernel) > 0
-        self._age = np.where(differs & seed, self._age + 1, 0)
-        stopped: Cells = ((self._age > 0) & (self._age <= self.max_frames)).astype(np.uint8)
-        calm = (self._calm >= self.calm_frames) & (stopped == 0)
-        first = calm & ~self._known
-        ref[first] = feat[first]
-        self._known |= first
-        learn = calm & ~first
-        ref[learn] += self.rate * (feat[learn] - ref[learn])
+            self._frames = 0
+            return self.stopped
+        step = _distance(feat, self._last)
+        self._last = feat
+        noise = float(np.median(step))
+        still = step <= max(self.change, self.noise_k * noise)
+        fg = new > 0
+        # Something new that changes (a walker) beside a cell: what is revealed behind a
+        # walker is not someone who stopped, however new it is to the background model.
+        walking = cv2.dilate((fg & ~still).view(np.uint8), self._near) > 0
+        self._stable = np.where(still & fg & ~walking, self._stable + 1, 0)
+        self._calm = np.where(still & ~fg, self._calm + 1, 0)
+        prev = self.stopped > 0
+        # Right after a start nothing has been calm for long: a moment will do (it may be a
+        # walker's plain coat; then the street revealed behind them looks new: that is what
+        # the walker beside it tells).
+        self._frames += 1
+        early = self._frames < self.calm_frames
+        calm = (self._calm >= (self.stable_frames if early else self.calm_frames)) & ~prev
+        self._before[calm] = feat[calm]
+        self._known |= calm
+        differ = max(self.differ, 2 * self.noise_k * noise)
+        # New and unchanged for a while, and not what was there when the cell was last calm:
+        # the street coming back after a passer-by is not someone who stopped.
+        # A cell never seen calm (someone stood there from the first frame) has no "before":
+        # nobody walked in there, so nobody stopped there either (the face sweep's job).
+        back = _distance(feat, self._before) <= differ
+        stops = (self._stable >= self.stable_frames) & ~prev & self._known & ~back
+        self._look[stops] = feat[stops]
+        same = _distance(feat, self._look) <= differ
+        held = (prev | stops) & same
+        self._age = np.where(held, self._age + 1, 0)
+        stopped: Cells = (held & (self._age <= self.max_frames)).astype(np.uint8)
         self.stopped = stopped
         return stopped

@@ -1,0 +1,178 @@
+"""The motion and stopped-people layers of mode "people" on small generated scenes: a person
+who walks in and stops stays covered for minutes and is let go when they leave; passers-by
+leave nothing pixelated behind; a faint walker in fog is seen.
+
+These tests are about the layers that do not look for faces: the face detector here finds
+nothing (``NoFaces``), so whatever is covered is covered by them. Frames are 640×360 (the
+grid and the motion layer work the same as at 720p: 16 px cells, 320 px wide background
+model) so that minutes of video run in seconds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+from degrade import _body, _composite, detail_kept
+from scenes import background, faces
+
+from window.config import PrivacyConfig, PrivacyMode, SiteConfig
+from window.privacy.faces import Boxes, FaceDetector, no_boxes
+from window.privacy.layered import LayeredFilter
+from window.privacy.pixelate import Image
+
+W, H = 640, 360
+
+
+class NoFaces:
+    """A face detector that finds nothing: the face layer is not what these tests test."""
+
+    def detect(self, image: Image, width: int = 0) -> Boxes:
+        return no_boxes()
+
+
+def no_faces(cfg: PrivacyConfig) -> FaceDetector:
+    return NoFaces()
+
+
+def people_filter() -> LayeredFilter:
+    return LayeredFilter(PrivacyMode.PEOPLE, PrivacyConfig(), SiteConfig(), detector=no_faces,
+                         background=False)
+
+
+@dataclass
+class Walker:
+    sprite: npt.NDArray[np.float32]
+    alpha: npt.NDArray[np.float32]
+    face: tuple[int, int, int, int]
+    torso: int  # y of the torso's bottom in the sprite
+    x: float
+    y: float
+
+    def paste(self, img: npt.NDArray[np.float32]) -> tuple[tuple[float, ...], tuple[float, ...]]:
+        """Paste into ``img``; the face box and the head-and-torso box in the frame."""
+        _composite(img, self.sprite, self.alpha, int(self.x), int(self.y))
+        fx0, fy0, fx1, fy1 = self.face
+        x, y = int(self.x), int(self.y)
+        fw = fx1 - fx0
+        return ((x + fx0, y + fy0, x + fx1, y + fy1),
+                (x + fx0 - fw // 2, y + fy0, x + fx1 + fw // 2, y + self.torso))
+
+
+def walker(seed: int, face_px: int, x: float, y: float) -> Walker:
+    rng = np.random.default_rng(seed)
+    img, fbox = faces()[2 + seed].scaled(face_px)
+    sprite, alpha, fb, torso = _body(rng, img, fbox, 0.0, "")
+    return Walker(sprite.astype(np.float32), alpha, fb, torso, x, y)
+
+
+def frame(bg: Image, people: list[Walker]) -> tuple[Image, list[tuple[float, ...]]]:
+    img = bg.astype(np.float32)
+    bodies = [p.paste(img)[1] for p in people]
+    return np.clip(img, 0, 255).astype(np.uint8), bodies
+
+
+def first_sweep(flt: LayeredFilter, bg: Image, frames: int = 60) -> None:
+    """The empty street for a while: the first sweep and a background model of the street."""
+    for _ in range(frames):
+        flt.apply(bg.copy())
+    assert flt.scanner is not None and flt.scanner.swept
+
+
+def test_a_person_who_stops_stays_covered_for_three_minutes_and_is_let_go_when_they_leave(
+) -> None:
+    """Someone walks in, waits at a bus stop for three minutes (5,400 frames at 30 fps) and
+    walks on. Without the stopped-people layer the background model takes them in within
+    seconds and their head and torso show."""
+    bg = background(W, H, 1)
+    flt = people_filter()
+    first_sweep(flt, bg)
+    p = walker(0, 24, -60.0, 150.0)
+    kept: list[float] = []
+    for _ in range(40):  # walks in at 4 px a frame
+        p.x += 4
+        flt.apply(frame(bg, [p])[0])
+    for i in range(3 * 60 * 30):
+        img, (body,) = frame(bg, [p])
+        r = flt.apply(img.copy())
+        if i % 30 == 0:
+            kept.append(detail_kept(img, r.image, body, 24))
+    assert max(kept) < 0.5, [round(k, 2) for k in kept if k >= 0.5][:10]
+    # Walks on, out of the picture: the street is given back.
+    for _ in range(150):
+        p.x += 4
+        r = flt.apply(frame(bg, [p])[0])
+    assert p.x > W
+    for _ in range(30):
+        r = flt.apply(bg.copy())
+    assert r.blurred_share == 0.0
+
+
+def test_passers_by_leave_nothing_pixelated_behind() -> None:
+    """Walkers in plain coats cross the street slowly, some of them there from the first
+    frame on; once they are gone, nothing of the street stays pixelated."""
+    bg = background(W, H, 2)
+    flt = people_filter()
+    people = [walker(k, 32, 40.0 + 150 * k, 60.0 + 40 * k) for k in range(4)]
+    for p in people:
+        p.sprite[p.torso - 60:p.torso] = p.sprite[p.torso - 30]  # a plain coat
+    shares = []
+    for _ in range(320):  # 2–3.5 px a frame: out of the picture within 11 s
+        for k, p in enumerate(people):
+            p.x += 2.0 + 0.5 * k
+        flt.apply(frame(bg, people)[0])
+    for _ in range(20):
+        shares.append(flt.apply(bg.copy()).blurred_share)
+    assert all(p.x > W for p in people)
+    assert shares[-1] == 0.0, shares
+
+
+def test_a_faint_walker_in_fog_is_covered() -> None:
+    """Contrast ×0.2 towards a bright fog: the walker differs from the street behind by a
+    few grey levels, less than the background model's threshold. The motion layer stretches
+    the picture's contrast before the model sees it."""
+    def fog(img: Image) -> Image:
+        out: Image = np.clip(img.astype(np.float32) * 0.2 + 200, 0, 255).astype(np.uint8)
+        return out
+
+    bg = background(W, H, 0)
+    flt = people_filter()
+    first_sweep(flt, fog(bg))
+    p = walker(3, 48, 100.0, 100.0)
+    kept = []
+    for i in range(60):
+        p.x += 3
+        img, (body,) = frame(bg, [p])
+        img = fog(img)
+        r = flt.apply(img.copy())
+        if i >= 10 and i % 5 == 0:
+            kept.append(detail_kept(img, r.image, body, 48))
+    assert max(kept) < 0.5, kept
+
+
+def test_a_cut_to_another_picture_pixelates_it_whole_until_swept() -> None:
+    """After a cut (another camera, the camera moved), the background model knows nothing of
+    the new picture: it is pixelated whole until the sweep has searched it once."""
+    flt = people_filter()
+    first_sweep(flt, background(W, H, 0))
+    r = flt.apply(background(W, H, 0))
+    assert not r.whole
+    other = background(W, H, 2)
+    results = [flt.apply(other.copy()) for _ in range(30)]
+    assert flt.restarts == 1
+    n = next(i for i, r in enumerate(results) if not r.whole)
+    assert 0 < n
+    assert all(r.whole_reason == "first-sweep" for r in results[:n])
+
+
+def test_an_exposure_jump_starts_over_too() -> None:
+    flt = people_filter()
+    bg = background(W, H, 1)
+    first_sweep(flt, bg)
+    bright = np.asarray(cv2.convertScaleAbs(bg, alpha=1.6), np.uint8)
+    r = flt.apply(bright.copy())
+    results = [r] + [flt.apply(bright.copy()) for _ in range(3)]
+    assert flt.restarts == 1
+    assert any(r.whole and r.whole_reason == "first-sweep" for r in results)
