@@ -130,11 +130,12 @@ def test_passers_by_leave_nothing_pixelated_behind() -> None:
 
 
 def test_a_faint_walker_in_fog_is_covered() -> None:
-    """Contrast ×0.2 towards a bright fog: the walker differs from the street behind by a
-    few grey levels, less than the background model's threshold. The motion layer stretches
-    the picture's contrast before the model sees it."""
+    """Dense fog, contrast ×0.1 towards a bright airlight: the walker differs from the street
+    behind by a few grey levels, about the background model's threshold. The motion layer
+    stretches the picture's contrast before the model sees it (without: ≈ 0.54 of the
+    walker's detail kept here; with: ≈ 0.24)."""
     def fog(img: Image) -> Image:
-        out: Image = np.clip(img.astype(np.float32) * 0.2 + 200, 0, 255).astype(np.uint8)
+        out: Image = np.clip(img.astype(np.float32) * 0.1 + 195, 0, 255).astype(np.uint8)
         return out
 
     bg = background(W, H, 0)
