@@ -159,3 +159,26 @@ async def test_a_model_that_fails_to_load_keeps_the_feed_pixelated_whole(tmp_pat
     assert out is not None and np.array_equal(out, pixelate_whole(img, cfg.full_block_px))
     assert st.stats.whole_by_reason == {"warming": 1}
     st.close()
+
+
+async def test_a_gap_in_the_feed_starts_the_first_sweep_over(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The camera reconnected (or stalled): the picture after the gap may be another one, so
+    it is pixelated whole until the sweep has searched it again."""
+    monkeypatch.setattr(stage_module, "RESTART_GAP_S", 0.3)
+    st = PrivacyStage("t", PrivacyConfig(mode=PrivacyMode.PEOPLE), SiteConfig())
+    flt = st._filter
+    assert isinstance(flt, LayeredFilter)
+    assert await asyncio.to_thread(flt.wait_ready, 60)
+    img = scene_with_face()
+    for _ in range(100):
+        await st.process(img.copy())
+        if flt.scanner is not None and flt.scanner.swept:
+            break
+    assert flt.scanner is not None and flt.scanner.swept
+    await asyncio.sleep(0.6)  # no frames for twice the gap
+    before = flt.restarts
+    await st.process(img.copy())
+    assert flt.restarts > before
+    assert not flt.scanner.swept or st.stats.whole_by_reason["first-sweep"] >= 2
+    st.close()
