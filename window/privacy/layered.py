@@ -155,8 +155,9 @@ class LayeredFilter:
             # Until every tile has been searched once, nobody in view is known yet.
             swept = scanner.first_sweep(image, self.cfg.first_sweep_ms / 1000)
             self.faces.update(swept[:, :4])
-            # (The moving regions of a frame that changed as a whole are that change.)
-            if self._closeup(swept, regions[:0] if change else regions, w * h):
+            # A face that large is held after the sweep. (Not moving regions: the background
+            # model has only begun to learn.)
+            if self._closeup(swept, regions[:0], w * h):
                 self._closeup_left = self.cfg.closeup_hold_frames  # held after the sweep
             return FilterResult(pixelate_whole(image, self.cfg.full_block_px),
                                 faces=len(self.faces.tracks), regions=len(regions),

@@ -22,7 +22,8 @@ trail behind every walker would blur more street.
 MOG2's own learning rate is fast at first (1 / 2n after n frames). Here it is never faster
 than 1 / ``FASTEST``: learning fast, the model takes a person who stops in the first seconds
 after a start into the background before the stopped-people layer (``still``) has seen them
-stand. The foreground MOG2 itself gives, before cleaning (``new``), is what that layer reads.
+stand. In a stretched picture the model starts from a variance stretched with it (its noise
+is). The foreground MOG2 itself gives, before cleaning (``new``), is what that layer reads.
 """
 
 from __future__ import annotations
@@ -109,6 +110,13 @@ class MotionDetector:
         raw = np.asarray(cv2.cvtColor(small, cv2.COLOR_BGR2GRAY), np.uint8)
         small, self.grey, gain = self._stretch(small, raw)
         self.small = small
+        if self.frames == 0 and gain > 1.0:
+            # The stretch stretches the sensor noise too: the model starts from a variance
+            # stretched with it (or, learning no faster than 1 / FASTEST, noise fills the
+            # foreground for seconds) and narrows it to what the noise is as it learns.
+            g2 = gain * gain
+            self.mog.setVarInit(15.0 * g2)
+            self.mog.setVarMax(max(75.0, 15.0 * g2))
         self.frames += 1
         rate = 1.0 / min(max(2 * self.frames, FASTEST), self.history)
         fg = self.mog.apply(small, learningRate=rate if self.frames > 1 else -1.0)
