@@ -7,7 +7,8 @@ Every frame goes through the layered filter (mode ``people``, onnxruntime 1 thre
 
 * **rule** (no detector): a face ≥ 24 px wide whose box in the output keeps ≥ 50 % of its
   raw band-pass detail (eye/nose/mouth scale, ``degrade.detail_kept``) is *exposed*. Judged
-  on every face in the frame by ground truth, found by a detector or not;
+  on every face in the frame by ground truth, found by a detector or not, unless someone in
+  front covers more than half of it (then the detail in its box is theirs);
 * **CenterFace** at full resolution (score ≥ 0.5) and **MTCNN** (confidence ≥ 0.9) on a crop
   around each face: present when found in the raw frame, leaked when found in the output.
 
@@ -97,7 +98,7 @@ def judge(t: Tally, raw: Image, out: Image, truths: list[Truth], ref: CenterFace
           ref2: Mtcnn | None, seen_cf: list[bool], seen_mt: list[bool]) -> None:
     for k, tr in enumerate(truths):
         b = size_bucket(tr.px)
-        if tr.px >= 24:
+        if tr.px >= 24 and tr.shown >= 0.5:  # (not a face hidden by someone in front)
             kept = detail_kept(raw, out, tr.face, tr.px)
             t.rule_n[b] += 1
             t.worst = max(t.worst, kept)

@@ -71,6 +71,7 @@ class Truth:
     stopped: bool  # walked in and has stopped
     still: bool  # standing since the clip began (never walked)
     whole: bool  # the face is entirely inside the frame
+    shown: float = 1.0  # the share of the face box not covered by people in front of it
 
 
 def _body(rng: np.random.Generator, face_img: Image, fbox: tuple[int, int, int, int],
@@ -207,7 +208,10 @@ class Clip:
         if "backlight" in c:
             img = np.minimum(255.0, img * 0.6 + 150.0)  # bright sky behind them
         truths = []
-        for p in self.persons:
+        # Who is on top where: the share of a face that someone in front of it covers.
+        top = np.full((self.h, self.w), -1, np.int16)
+        who: list[int] = []  # the person of each truth
+        for j, p in enumerate(self.persons):
             moving = p.stop_at < 0 or i < p.stop_at
             spr = p.sprite.astype(np.float32)
             if "backlight" in c:
@@ -220,6 +224,7 @@ class Clip:
                 a = cv2.filter2D(a, -1, k)
                 spr = spr / np.maximum(a, 1e-3)[..., None]
             _composite(img, spr, a, int(p.x), int(p.y))
+            _mark(top, a, int(p.x), int(p.y), j)
             fx0, fy0, fx1, fy1 = p.face
             x, y = int(p.x), int(p.y)
             box = (x + fx0, y + fy0, x + fx1, y + fy1)
@@ -229,6 +234,7 @@ class Clip:
             if cut[2] > cut[0] and cut[3] > cut[1]:
                 truths.append(Truth(cut, body, fx1 - fx0, not moving, p.vx == 0,
                                     cut == box))
+                who.append(j)
             if moving:
                 p.x += p.vx
                 p.y += p.vy
@@ -238,6 +244,7 @@ class Clip:
                     p.vx = -p.vx
                 if not 0 <= p.y <= self.h - 0.6 * sh:
                     p.vy = -p.vy
+        truths = [_shown(t, top, j) for j, t in zip(who, truths, strict=True)]
         return np.clip(img, 0, 255).astype(np.uint8), truths
 
     def _degrade(self, frame: Image, i: int) -> Image:
@@ -268,6 +275,23 @@ class Clip:
         return np.clip(img, 0, 255).astype(np.uint8)
 
 
+def _mark(top: npt.NDArray[np.int16], a: npt.NDArray[np.float32], x: int, y: int,
+          k: int) -> None:
+    h, w = top.shape
+    sh, sw = a.shape
+    x0, y0, x1, y1 = max(0, x), max(0, y), min(w, x + sw), min(h, y + sh)
+    if x1 > x0 and y1 > y0:
+        mine = a[y0 - y:y1 - y, x0 - x:x1 - x] > 0.5
+        top[y0:y1, x0:x1][mine] = k
+
+
+def _shown(t: Truth, top: npt.NDArray[np.int16], k: int) -> Truth:
+    x0, y0, x1, y1 = (int(v) for v in t.face)
+    box = top[y0:y1, x0:x1]
+    shown = float((box == k).mean()) if box.size else 0.0
+    return Truth(t.face, t.body, t.px, t.stopped, t.still, t.whole, shown)
+
+
 def _moved(t: Truth, m: npt.NDArray[np.float64], w: int, h: int) -> Truth:
     def tr(b: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
         cx, cy = (b[0] + b[2]) / 2, (b[1] + b[3]) / 2
@@ -277,7 +301,8 @@ def _moved(t: Truth, m: npt.NDArray[np.float64], w: int, h: int) -> Truth:
         return (max(0.0, nx - hw), max(0.0, ny - hh), min(float(w), nx + hw),
                 min(float(h), ny + hh))
 
-    return Truth(tr(t.face), tr(t.body), round(t.px * 1.05), t.stopped, t.still, t.whole)
+    return Truth(tr(t.face), tr(t.body), round(t.px * 1.05), t.stopped, t.still, t.whole,
+                 t.shown)
 
 
 def _composite(img: npt.NDArray[np.float32], spr: npt.NDArray[np.float32],

@@ -177,3 +177,27 @@ def test_an_exposure_jump_starts_over_too() -> None:
     results = [r] + [flt.apply(bright.copy()) for _ in range(3)]
     assert flt.restarts == 1
     assert any(r.whole and r.whole_reason == "first-sweep" for r in results)
+
+
+def test_a_large_face_walking_in_at_the_side_is_coarsely_pixelated_from_its_first_pixels(
+) -> None:
+    """Someone close to the camera walks in at the left edge, their face not found yet: the
+    motion layer's 16 px blocks would put more than six across their face. Over the upper
+    part of a person in motion the blocks are coarser."""
+    w, h = 1280, 720
+    bg = background(w, h, 1)
+    flt = people_filter()
+    first_sweep(flt, bg)
+    p = walker(1, 120, -200.0, 150.0)
+    kept = []
+    for _ in range(50):  # 4 px a frame: the face is in view after ≈ 10 frames
+        p.x += 4
+        img = bg.astype(np.float32)
+        face, _ = p.paste(img)
+        frame_ = np.clip(img, 0, 255).astype(np.uint8)
+        r = flt.apply(frame_.copy())
+        if face[2] - max(0.0, face[0]) >= 24:
+            cut = (max(0.0, face[0]), face[1], face[2], face[3])
+            kept.append(detail_kept(frame_, r.image, cut, 120))
+    assert len(kept) > 20
+    assert max(kept) < 0.5, [round(k, 2) for k in kept]

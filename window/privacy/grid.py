@@ -88,3 +88,23 @@ class BlockGrid:
         cv2.copyTo(pix, mask, region)
         image[y0:y1, x0:x1] = region
         return int(cv2.countNonZero(mask))
+
+    def pixelate_within(self, image: Image, cells: Cells, box: tuple[int, int, int, int],
+                        block: int) -> None:
+        """Pixelate ``image`` in ``box`` (x0, y0, x1, y1) with blocks of ``block`` pixels, but
+        only where ``cells`` are marked (in place): coarser blocks, no more area."""
+        b = self.block
+        x0, y0 = max(0, box[0] // b * b), max(0, box[1] // b * b)
+        x1, y1 = min(self.width, box[2]), min(self.height, box[3])
+        if x1 <= x0 or y1 <= y0:
+            return
+        r0, c0 = y0 // b, x0 // b
+        r1, c1 = -(-y1 // b), -(-x1 // b)
+        sub = np.ascontiguousarray(cells[r0:r1, c0:c1])
+        if not sub.any():
+            return
+        mask = cv2.resize(sub, ((c1 - c0) * b, (r1 - r0) * b), interpolation=cv2.INTER_NEAREST)
+        mask = np.ascontiguousarray(mask[: y1 - y0, : x1 - x0])
+        region = np.ascontiguousarray(image[y0:y1, x0:x1])
+        cv2.copyTo(pixelate_whole(region, block), mask, region)
+        image[y0:y1, x0:x1] = region

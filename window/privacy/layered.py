@@ -206,6 +206,23 @@ class LayeredFilter:
             big = max(x1 - x0, y1 - y0) / self.cfg.box_blocks
             if big > grid.block:
                 pixelate_box(image, int(x0), int(y0), int(x1), int(y1), int(big))
+        if self.blur_motion:
+            # A walker not (yet) found by the face search has only the motion layer's blocks:
+            # over a large face that would be more than box_blocks across. A person is 1.5-2.5
+            # times as wide as their face: over the upper part of a large moving region the
+            # blocks are a box_blocks-th of its width (3-4 across the face, as for a face
+            # found), within the cells marked anyway (no more of the street). One walking in
+            # at a side shows only part of their width: there, by their height (a person is
+            # about seven faces tall, and at least half of it is in view).
+            for x0, y0, x1, y1 in regions:
+                big = (x1 - x0) / self.cfg.box_blocks
+                top = y0 + 1.5 * (x1 - x0)
+                if x0 <= grid.block or x1 >= w - grid.block:
+                    big = max(big, (y1 - y0) / (2 * self.cfg.box_blocks))
+                    top = y0 + (y1 - y0) / 2
+                if big > grid.block:
+                    grid.pixelate_within(image, cells, (int(x0), int(y0), int(x1),
+                                                        int(min(y1, top))), int(big))
         return FilterResult(image, faces=len(self.faces.tracks), regions=len(regions),
                             blurred_share=covered / area)
 
