@@ -64,6 +64,8 @@ def cf_finds(ref: CenterFace, img: Image, box: tuple[float, ...]) -> bool:
     m = max(x1 - x0, y1 - y0, 16)
     cx0, cy0 = max(0, int(x0 - m)), max(0, int(y0 - m))
     cx1, cy1 = min(w, int(x1 + m)), min(h, int(y1 + m))
+    if cx1 - cx0 < 8 or cy1 - cy0 < 8:  # (a box moved out of the picture)
+        return False
     found = ref.detect(np.ascontiguousarray(img[cy0:cy1, cx0:cx1]))
     found[:, 0:4:2] += cx0
     found[:, 1:4:2] += cy0

@@ -196,7 +196,9 @@ class Clip:
                 m[0, 2] += 0.06 * self.w
                 frame = cv2.warpAffine(frame, m, (self.w, self.h),
                                        borderMode=cv2.BORDER_REFLECT)
-                truths = [_moved(t, m, self.w, self.h) for t in truths]
+                moved = (_moved(t, m, self.w, self.h) for t in truths)
+                truths = [t for t in moved if t.face[2] - t.face[0] >= 4
+                          and t.face[3] - t.face[1] >= 4]  # (not moved out of the picture)
             frame = self._degrade(frame, i)
             if enc is not None:
                 frame = enc.roundtrip(frame)
