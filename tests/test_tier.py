@@ -5,6 +5,7 @@ hands the /view link's viewers over; the tier's door stays shut to anyone else."
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +16,8 @@ from peers import delete, publish, watch, watch_url
 from servers import running, small_config
 from tierkit import (
     bright,
+    offer_sdp,
+    post,
     pushes,
     relay_feeding,
     tier_config,
@@ -37,28 +40,6 @@ def tiers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[JanusTier]]
     with janus_tier(tmp_path_factory.mktemp("janus-a"), SITES) as a, \
             janus_tier(tmp_path_factory.mktemp("janus-b"), SITES) as b:
         yield [a, b]
-
-
-async def post(url: str, token: str | None, sdp: str = "v=0\r\n",
-               redirects: bool = False) -> aiohttp.ClientResponse:
-    headers = {"Content-Type": "application/sdp"}
-    if token is not None:
-        headers["Authorization"] = f"Bearer {token}"
-    async with aiohttp.ClientSession() as http, http.post(
-            url, data=sdp, headers=headers, allow_redirects=redirects) as resp:
-        await resp.read()
-        return resp
-
-
-async def offer_sdp() -> str:
-    from aiortc import RTCPeerConnection
-
-    pc = RTCPeerConnection()
-    pc.addTransceiver("video", direction="recvonly")
-    await pc.setLocalDescription(await pc.createOffer())
-    sdp = pc.localDescription.sdp
-    await pc.close()
-    return str(sdp)
 
 
 # 1. push interop ---------------------------------------------------------------------------------
@@ -110,9 +91,10 @@ async def test_a_bad_or_missing_token_gets_nothing_from_the_tier(
         url = tiers[0].whep_url("bochum")
         for token in (None, viewer_token(server), tiers[0].push_token):
             assert (await post(url, token, sdp)).status == 403
-        forged = mint_ticket("some-other-secret", "bochum", 60)
-        expired = mint_ticket(tiers[0].whep_token, "bochum", -5)
-        wrong_site = mint_ticket(tiers[0].whep_token, "tsukuba", 60)
+        until = int(time.time()) + 600
+        forged = mint_ticket("some-other-secret", "bochum", 60, until)
+        expired = mint_ticket(tiers[0].whep_token, "bochum", -5, until)
+        wrong_site = mint_ticket(tiers[0].whep_token, "tsukuba", 60, until)
         for ticket in (forged, expired, wrong_site, "garbage"):
             assert (await post(f"{url}?ticket={ticket}", None, sdp)).status == 403
         assert tiers[0].stats()["bochum"] == before

@@ -179,9 +179,11 @@ class TierConfig:
     use: str = "always"
     # How: "proxy" (the relay hands the offer to the tier and relays the answer: signalling,
     # tokens, hang-up and revocation stay at the relay) or "redirect" (307 per RFC 9725, with
-    # a ticket valid `ticket_ttl_s` seconds in the URL; needs tools/janus/whep-server.mjs).
+    # a single-use ticket valid `ticket_ttl_s` seconds in the URL, which the viewer spends at
+    # once; the relay can still hang that viewer up at the tier (revocation, kicks, expiry);
+    # needs tools/janus/whep-server.mjs).
     handoff: str = "proxy"
-    ticket_ttl_s: int = 60
+    ticket_ttl_s: int = 10
     # Seconds to wait for the tier's answer; then the relay serves the viewer itself.
     timeout_s: float = 5.0
 
