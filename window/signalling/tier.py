@@ -10,14 +10,18 @@ never a partner's screen or an operator), the viewer is handed over:
   own credential and returns the tier's answer under a session path of ours
   (``/whep/{site}/{id}``). Media flows between viewer and Janus; PATCH, DELETE, revocation
   and expiry still come through here and are passed on with the tier's credential.
-- ``redirect``: ``307`` to the tier's endpoint with a short-lived ticket in the query (an
-  HMAC of site and expiry under the tier's credential), which ``tools/janus/whep-server.mjs``
-  checks; browsers drop the ``Authorization`` header on a cross-origin redirect, so the
-  ticket is what opens the tier's door, for ``ticket_ttl_s`` seconds and one site only.
+- ``redirect``: ``307`` to the tier's endpoint with a ticket in the query (an HMAC of site,
+  expiry, the token's expiry and a nonce under the tier's credential), which
+  ``tools/janus/whep-server.mjs`` checks; browsers drop the ``Authorization`` header on a
+  cross-origin redirect, so the ticket is what opens the tier's door: once, for
+  ``ticket_ttl_s`` seconds and one site. The relay remembers whose ticket it was
+  (``Redirected``) and has the tier hang up what it opened on revocation, a kick or the
+  token's expiry (``DELETE {base}/ticket/{nonce}``); the tier ends it at the token's expiry
+  by itself too.
 
 Before either, the viewer's token passes its session cap (``admission``, ``429`` beyond): a
-viewer handed over by proxy keeps counting against its token while open (``held_by``); one
-redirected is not seen again after the ``307`` (its ticket is short-lived and for one site).
+viewer handed over keeps counting against its token while open (``held_by``). After either,
+the site's encoder makes keyframes for the new viewer (``JOIN_KEYFRAMES_S``).
 
 If the tier does not answer (down, refused, slow), the viewer is served by the relay itself
 when it has room. Every ten seconds the instances' ``/stats`` are polled (reachable, viewers
