@@ -142,7 +142,7 @@ app.post(base + '/endpoint/:id', (req, res, next) => {
 	}
 	const t = ticketOk(req.params.id, req.query.ticket);
 	if(!t) {
-		res.status(403).send('Unauthorized');
+		res.set('Access-Control-Allow-Origin', '*').status(403).send('Unauthorized');
 		return;
 	}
 	used.set(t.nonce, Math.max(t.exp, Date.now() / 1000) + 5);
@@ -170,6 +170,7 @@ app.use((req, res, next) => {
 		next();
 		return;
 	}
+	res.set('Access-Control-Allow-Origin', '*');	// what a browser's page may read
 	const s = bySecret.get(req.path.slice(prefix.length));
 	if(!s) {
 		res.status(404).send('Invalid resource ID');
