@@ -27,7 +27,7 @@ from tierkit import (
 
 from window.auth.roles import Role
 from window.auth.tokens import mint
-from window.signalling.tier import mint_ticket
+from window.signalling.tier import JOIN_KEYFRAMES_S, mint_ticket
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -155,6 +155,24 @@ async def test_a_viewer_handed_to_the_tier_still_counts_against_its_tokens_cap(
             await v.close()
         again = await watch(server.url, "bochum", token)  # its slot is free again
         await again.close()
+
+
+async def test_a_hand_over_asks_the_relays_encoder_for_keyframes(
+        tiers: list[JanusTier], tmp_path: Path) -> None:
+    """Janus passes a new viewer's keyframe request on only once a second; the relay, which
+    knows when it hands a viewer over, asks for keyframes itself (JOIN_KEYFRAMES_S)."""
+    async with relay_feeding(tmp_path, tiers[:1]) as (server, _):
+        feed = server.relay.feed("bochum")
+        before = feed.keyframe_requests
+        v = await watch(server.url, "bochum", viewer_token(server))
+        try:
+            deadline = time.monotonic() + 5  # Janus's own: one per join, one per 10 s
+            while feed.keyframe_requests - before < len(JOIN_KEYFRAMES_S):
+                assert time.monotonic() < deadline, feed.keyframe_requests - before
+                await asyncio.sleep(0.1)
+            await bright(v)
+        finally:
+            await v.close()
 
 
 async def test_a_307_sends_the_viewer_to_the_tier_with_a_ticket(

@@ -217,3 +217,23 @@ async def test_a_kicked_proxied_viewer_stops_at_the_tier(
             assert server.tier.viewers_of("bochum") == []
         finally:
             await v.close()
+
+
+async def test_a_307_viewer_counts_against_its_tokens_cap_while_the_tier_has_it(
+        tier: JanusTier, tmp_path: Path) -> None:
+    async with relay_feeding(tmp_path, [tier], handoff="redirect", ticket_ttl_s=5) as (
+            server, _):
+        token = mint(server.cfg, server.keys, role=Role.VIEWER, ttl_s=600, max_sessions=1)[0]
+        v, resource = await redirected(server, token)
+        try:
+            await playing(v)
+            resp = await post(server.url + "/whep/bochum", token, await offer_sdp())
+            assert resp.status == 429  # one session for this token, and it is at the tier
+            assert await call("DELETE", resource) == 200
+        finally:
+            await v.close()
+        await asyncio.sleep(5.5)  # its ticket can no longer be used either
+        await server.tier.poll_once()  # the tier no longer reports it
+        assert server.tier.held_by(server.guard.grant(token).jti) == 0
+        resp = await post(server.url + "/whep/bochum", token, await offer_sdp())
+        assert resp.status == 307

@@ -330,8 +330,10 @@ class TierDoor:
     def held_by(self, jti: str) -> int:
         """Sessions of token id ``jti`` open at the tier (they count against its cap): by
         proxy, and by redirect while the tier reports them or their ticket may still be used."""
+        now = time.time()
         return (sum(1 for s in self.sessions.values() if s.grant.jti == jti)
-                + sum(1 for r in self.redirected.values() if r.grant.jti == jti))
+                + sum(1 for r in self.redirected.values()
+                      if r.grant.jti == jti and (r.live or now <= r.ticket_expires)))
 
     def session(self, site: str, session_id: str) -> TierSession | None:
         s = self.sessions.get(session_id)
