@@ -13,17 +13,23 @@ which survive the pixelation and two encodes):
 
 Figures:
 
-1. relay CPU with 1 and with N (50) viewers of bochum on the tier, then with 1 and N viewers
-   of tsukuba on the relay: the change from 1 to N, in % of one core, side by side;
-2. capture → decoded latency of one decoding viewer, on the tier and on the relay (p50, p90),
-   at N = 1: the difference is what the tier adds (push, Janus's forwarder, Streaming);
+1. relay CPU with 1, N (50) and 1 again viewers of bochum on the tier, then the same on
+   tsukuba on the relay: N minus the mean of the two 1-viewer windows, in % of one core, side
+   by side. The N viewers are cheap clients in processes of their own
+   (``cheap_viewers.py``: real ICE/DTLS/SRTP peers that count packets and frames, no decoding,
+   no feedback, niced), so the machine's load or their own lateness does not change the
+   sender's work. Per window: the relay's CPU from ``/proc``, its encoded fps from
+   ``/metrics`` (a window set whose encoded fps differ by more than 5 % is NOT VALID: the
+   relay was short of CPU), the tier's, our clients' and everyone else's CPU, the load average;
+2. latency: one decoding viewer on the tier and one on the relay (an operator), same frames:
+   the difference per frame is what the tier adds (push, Janus's forwarder, Streaming);
 3. a tier viewer's first decoded frame after its WHEP answer, over ``--joins`` joins, next to a
    relay viewer's;
 4. signalling: POST → answer through the relay's door (proxy) vs POST → 307 → POST at the
    tier → answer; and straight at the tier, for reference;
 5. the relay's cost of each tier instance: its push is one viewer of the shared encoder.
 
-    .venv/bin/python benchmarks/tier.py            # ≈ 3 minutes
+    flock /work/wt/bench.lock .venv/bin/python benchmarks/tier.py --window 15  # ≈ 3.5 min
     .venv/bin/python benchmarks/tier.py --viewers 20 --window 6   # quicker
 """
 
