@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from window.camera.faces import astronaut_face
+from window.privacy import faces
 from window.privacy.faces import CenterFace, _dynamic_model_bytes, bundled_model
 
 SHA256 = "5aaf17b351911ad4a27f126d2de45809710c458b95cba4a6478c4fd4e2e9d978"
@@ -37,6 +38,7 @@ def test_it_loads_and_finds_a_face_without_the_onnx_package(
         return real_import(name, *args, **kwargs)
 
     monkeypatch.setattr(builtins, "__import__", no_onnx)
+    monkeypatch.setattr(faces, "_sessions", {})  # load it anew, not the process's session
     _dynamic_model_bytes.cache_clear()
     try:
         det = CenterFace()
