@@ -136,6 +136,10 @@ class LayeredFilter:
         h, w = image.shape[:2]
         held = np.array([[*t.box, t.unchecked] for t in self.faces.tracks],
                         np.float32).reshape(-1, 5)
+        # While the first sweep pixelates the whole picture, the background model learns at
+        # its own fast pace (who was standing where when it began is gone from it sooner);
+        # afterwards no faster than 1 / FASTEST.
+        self.motion.slow = scanner.swept
         regions = self.motion.detect(image)
         grey = self.motion.grey
         change = self.change.check(grey) if grey is not None else ""

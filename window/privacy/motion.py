@@ -19,11 +19,13 @@ figures in low contrast; a moving face's edges still differ from where they were
 frames before. It is used there only: elsewhere MOG2 alone is as safe, and the difference's
 trail behind every walker would blur more street.
 
-MOG2's own learning rate is fast at first (1 / 2n after n frames). Here it is never faster
-than 1 / ``FASTEST``: learning fast, the model takes a person who stops in the first seconds
-after a start into the background before the stopped-people layer (``still``) has seen them
-stand. In a stretched picture the model starts from a variance stretched with it (its noise
-is). The foreground MOG2 itself gives, before cleaning (``new``), is what that layer reads.
+MOG2's own learning rate is fast at first (1 / 2n after n frames). Here that holds only
+while the first sweep pixelates the whole picture anyway (``slow`` False: who stood where
+when the model began is gone from it sooner); once the picture shows, the model learns no
+faster than 1 / ``FASTEST``: learning fast, it takes a person who stops in the first seconds
+into the background before the stopped-people layer (``still``) has seen them stand. In a
+stretched picture the model starts from a variance stretched with it (its noise is). The
+foreground MOG2 itself gives, before cleaning (``new``), is what that layer reads.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ from .tracker import Rects
 MAX_GAIN = 4.0
 MIN_GAIN = 1.8  # a picture with more than 255 / MIN_GAIN levels of range is left as it is
 DIFF_LAG = 3  # in low contrast: faint edges take a few frames to differ enough
-FASTEST = 60  # frames: the background model's fastest learning, 1 / FASTEST a frame
+FASTEST = 120  # frames: once the picture shows, the model learns no faster than 1 / FASTEST
 
 
 class MotionDetector:
@@ -58,6 +60,7 @@ class MotionDetector:
         # The background model's own foreground of the last frame, not cleaned (what is new
         # to it, pixel by pixel; no frame differences).
         self.new: npt.NDArray[np.uint8] | None = None
+        self.slow = True  # learn no faster than 1 / FASTEST (else at MOG2's own pace)
         self.grey: npt.NDArray[np.uint8] | None = None
         self._range: tuple[float, float] | None = None
         self.drifted = False  # the picture's range left the stretch: restart, please
@@ -118,7 +121,7 @@ class MotionDetector:
             self.mog.setVarInit(15.0 * g2)
             self.mog.setVarMax(max(75.0, 15.0 * g2))
         self.frames += 1
-        rate = 1.0 / min(max(2 * self.frames, FASTEST), self.history)
+        rate = 1.0 / min(max(2 * self.frames, FASTEST if self.slow else 1), self.history)
         fg = self.mog.apply(small, learningRate=rate if self.frames > 1 else -1.0)
         self.new = np.asarray(fg, np.uint8)  # new to the model: before cleaning and cues
         # Differences of the unstretched picture (the stretch drifts), against a threshold
