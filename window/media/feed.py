@@ -161,6 +161,8 @@ class Feed:
         if (self.publisher_id is None
                 or time.monotonic() - self._last_frame_at > self.media.camera_timeout_s):
             return FeedState.OFFLINE
+        if self.ingest is not None and self.ingest.partner_state not in (None, "live"):
+            return FeedState(self.ingest.partner_state)  # the origin's slate: ours instead
         return FeedState.LIVE
 
     def _note_state(self, state: FeedState) -> None:

@@ -115,9 +115,12 @@ class RelayIngest:
                                         name=f"ingest-{feed.name}")
         self._skip_to_key = False
         self._last_pli = float("-inf")
+        self._pli_wanted = False  # a keyframe request waits for the throttle
         self._throttle = Throttle()
         self.closed = False
         self.since = time.time()
+        # what the pushing relay says its feed is (window.media.source_state); None: unknown
+        self.partner_state: str | None = None
         # figures
         self.frames = RateMeter()
         self.bytes = 0
@@ -143,8 +146,11 @@ class RelayIngest:
         if size is not None:
             self.size = size
             self.keyframes += 1
+            self._pli_wanted = False  # whoever asked gets this one
             if self.audit is not None:
                 self.audit.changed()  # a new picture (or a new size): sample fast a while
+        elif self._pli_wanted:
+            self._send_pli()
         self.frames.tick()
         self.bytes += len(data)
         if self.forwarding:
@@ -221,18 +227,32 @@ class RelayIngest:
 
     # keyframes --------------------------------------------------------------------------------
     def request_keyframe(self) -> None:
-        """Ask the partner for a keyframe (a PLI), at most every keyframe_min_interval_ms."""
+        """Ask the partner for a keyframe (a PLI), at most every keyframe_min_interval_ms: a
+        request within that time is kept and sent with a later arriving frame, unless a
+        keyframe arrives first (it serves every viewer)."""
+        self._pli_wanted = True
+        self._send_pli()
+
+    def _send_pli(self) -> None:
         now = time.monotonic()
-        if self.closed or now - self._last_pli < self.feed.media.keyframe_min_interval_ms / 1000:
+        if (not self._pli_wanted or self.closed
+                or now - self._last_pli < self.feed.media.keyframe_min_interval_ms / 1000):
             return
-        self._last_pli = now
         active: dict[int, Any] = getattr(self.receiver, "_RTCRtpReceiver__active_ssrc", {})
         if not active:
             return
+        self._pli_wanted = False
+        self._last_pli = now
         ssrc = max(active, key=lambda s: active[s])
         self.plis += 1
         task = self._loop.create_task(self.receiver._send_rtcp_pli(ssrc))
         self.feed.own(task)
+
+    def set_partner_state(self, state: str) -> None:
+        if state != self.partner_state:
+            log.info("partner feed state", extra={"site": self.feed.name, "state": state})
+            self.partner_state = state
+            self.feed.wake()
 
     # modes ------------------------------------------------------------------------------------
     def go_local(self) -> None:
@@ -273,6 +293,7 @@ class RelayIngest:
             "keyframe_requests_sent": self.plis,
             "decode_errors": self.decode_errors,
             "size": list(self.size) if self.size else None,
+            "partner_state": self.partner_state,
         }
 
 
