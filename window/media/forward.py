@@ -144,11 +144,11 @@ class RelayIngest:
         size = vp8_keyframe_size(data)
         keyframe = size is not None
         if size is not None:
-            self.size = size
             self.keyframes += 1
             self._pli_wanted = False  # whoever asked gets this one
-            if self.audit is not None:
-                self.audit.changed()  # a new picture (or a new size): sample fast a while
+            if self.audit is not None and (size != self.size or not self._asked_recently()):
+                self.audit.changed()  # the partner's picture changed: sample fast a while
+            self.size = size
         elif self._pli_wanted:
             self._send_pli()
         self.frames.tick()
@@ -233,6 +233,13 @@ class RelayIngest:
         self._pli_wanted = True
         self._send_pli()
 
+    def _asked_recently(self, within_s: float = 2.0) -> bool:
+        """Whether this relay asked for a keyframe lately (its viewers, or its receiver
+        after a loss): such a keyframe is no sign that the partner's picture changed."""
+        buffer = getattr(self.receiver, "_RTCRtpReceiver__jitter_buffer", None)
+        last = max(self._last_pli, getattr(buffer, "last_pli_at", float("-inf")))
+        return time.monotonic() - last < within_s
+
     def _send_pli(self) -> None:
         now = time.monotonic()
         if (not self._pli_wanted or self.closed
@@ -294,7 +301,19 @@ class RelayIngest:
             "decode_errors": self.decode_errors,
             "size": list(self.size) if self.size else None,
             "partner_state": self.partner_state,
+            "repair": self._repair_figures(),
         }
+
+    def _repair_figures(self) -> dict[str, int] | None:
+        """What the receiver's ``RepairingJitterBuffer`` gave up on (window.media.repair)."""
+        from .repair import PatientNacks, RepairingJitterBuffer
+
+        buffer = getattr(self.receiver, "_RTCRtpReceiver__jitter_buffer", None)
+        nacks = getattr(self.receiver, "_RTCRtpReceiver__nack_generator", None)
+        if not isinstance(buffer, RepairingJitterBuffer):
+            return None
+        return {"skips": buffer.skips, "frames_skipped": buffer.frames_skipped,
+                "nacked": nacks.nacked if isinstance(nacks, PatientNacks) else 0}
 
 
 def open_ingest(feed: Feed, pc: Any, track: Any, audit: Audit | None, session_id: str,

@@ -58,8 +58,15 @@ class RepairingJitterBuffer(JitterBuffer):
         self._keyframe_asked: float | None = None
         self.frames_skipped = 0
         self.skips = 0
+        self.last_pli_at = float("-inf")  # when this buffer last asked for a keyframe
 
     def add(self, packet: RtpPacket) -> tuple[bool, JitterFrame | None]:
+        pli, frame = self._add_held(packet)
+        if pli:
+            self.last_pli_at = time.monotonic()
+        return pli, frame
+
+    def _add_held(self, packet: RtpPacket) -> tuple[bool, JitterFrame | None]:
         pli, frame = self._add(packet)
         if pli:
             self._keyframe_asked = time.monotonic()
