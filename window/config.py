@@ -99,10 +99,10 @@ class MediaConfig:
     viewer_queue: int = 30
     # Video arriving at the relay (cameras, a partner relay's push): a frame still missing a
     # packet this long after the next frame began to arrive is dropped and a keyframe asked
-    # for. More than one NACK round trip on the longest link: its RTT, twice its jitter and
-    # up to 100 ms of reordering tolerance; 0: aiortc's own buffer, which waits for 512
-    # newer packets (seconds) instead (window/media/repair.py).
-    repair_wait_ms: int = 600
+    # for. Two to three NACK tries on the longest link (each its RTT, twice its jitter and up
+    # to 125 ms of reordering tolerance) plus slack for busy machines; 0: aiortc's own
+    # buffer, which waits for 512 newer packets (seconds) instead (window/media/repair.py).
+    repair_wait_ms: int = 1200
 
 
 @dataclass
@@ -202,15 +202,16 @@ class PushConfig:
 class AuditConfig:
     """How a relay checks feeds that partner relays push to it ("trust, but verify")."""
 
-    # Arriving frames searched for faces per second, at this width (a face the partner
-    # should have blurred is found from ≈ 64 px of a 720p frame up at 480; 640: ≈ 48 px,
-    # at about twice the CPU), while nothing changes.
+    # Arriving frames searched for faces per second, at this width, while nothing changes
+    # (at 480 a face the partner should have blurred scores over the threshold in 9 samples
+    # of 10 from ≈ 85 px of a 720p frame, in about half at 65 px; 640 finds smaller ones,
+    # at about twice the CPU).
     fps: float = 2.0
     width: int = 480
-    # Faster for `burst_s` seconds after the feed (re)connects, after a keyframe or a new
-    # picture size (the partner's picture changed: camera back, restarted, reconfigured),
+    # Faster for `burst_s` seconds after the feed (re)connects, after a new picture size or
+    # a keyframe this relay did not ask for (the partner's picture changed: camera back),
     # and for the sample that confirms a hit: a partner sending faces is caught within
-    # ≈ 0.3 s of connecting and ≈ 0.7 s of a change.
+    # ≈ 0.3 s of connecting (a face of that size in the picture).
     burst_fps: float = 10.0
     burst_s: float = 3.0
     # Detector score that counts as a face, in `hits` samples in a row; then the feed is

@@ -10,8 +10,9 @@ with what was found, and the feed switches to its own privacy pipeline.
 
 Cadence: ``audit.fps`` samples a second while nothing changes; ``audit.burst_fps`` for
 ``audit.burst_s`` seconds from the first arriving frame (a (re)connection: each session
-has its own ``Audit``) and after ``changed`` (the ingest calls it for a keyframe or a new
-picture size: the partner's picture changed), and for the sample that confirms a hit. So
+has its own ``Audit``) and after ``changed`` (the ingest calls it for a new picture size or
+a keyframe it did not ask for: the partner's picture changed), and for the sample that
+confirms a hit. So
 a partner that sends faces from the start is caught within a few tenths of a second, one
 that starts mid-stream within about one steady interval, at a steady cost of ``fps``.
 
