@@ -50,6 +50,7 @@ import argparse
 import asyncio
 import collections
 import contextlib
+import ctypes
 import datetime
 import gc
 import json
@@ -103,6 +104,26 @@ def rss_kb(pid: int | str = "self") -> int:
                 return int(line.split()[1])
     return 0
 
+
+
+class _Mallinfo2(ctypes.Structure):
+    _fields_ = [(n, ctypes.c_size_t) for n in (
+        "arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks",
+        "fordblks", "keepcost")]
+
+
+def malloc_kb() -> dict[str, int]:
+    """glibc's view of the heap (all arenas): what is in use, what is free but kept, and
+    what is mmapped. RSS growth with flat ``used`` is fragmentation; growing ``used`` is
+    memory someone holds."""
+    try:
+        f = ctypes.CDLL("libc.so.6").mallinfo2
+    except (OSError, AttributeError):
+        return {}
+    f.restype = _Mallinfo2
+    m = f()
+    return {"heap_used_kb": (m.uordblks + m.hblkhd) // 1024, "heap_free_kb": m.fordblks // 1024,
+            "mmapped_kb": m.hblkhd // 1024, "arena_kb": m.arena // 1024}
 
 
 def _describe(o: Any, child: Any) -> str:
@@ -174,6 +195,8 @@ class Sampler:
             "fds": len(os.listdir("/proc/self/fd")),
             "tasks": len(tasks),
             "threads": threading.active_count(),
+            "os_threads": len(os.listdir("/proc/self/task")),
+            **malloc_kb(),
             "cpu_s": round(proc_cpu_s(), 1),
         }
         if relay is not None:
@@ -182,6 +205,10 @@ class Sampler:
             s["publishers"] = sum(x.kind is SessionKind.PUBLISHER for x in sessions)
             s["viewers"] = sum(x.kind is SessionKind.VIEWER for x in sessions)
             s["relay_tasks"] = len(relay._tasks)
+            if relay.pushes.pushes:
+                p = relay.pushes.pushes[0].snapshot()
+                s["push"] = {"state": p["state"], "reconnects": p["reconnects"],
+                             "attempts": p["attempts"]}
             s["feeds"] = {name: {"viewers": len(f.viewers), "camera": f.publisher_id is not None,
                                  "fps_in": round(f.frames_in.rate(), 1),
                                  "fps_out": round(f.frames_out.rate(), 1)}
@@ -311,6 +338,10 @@ async def relay_main(args: argparse.Namespace) -> None:
     })
     server = Server(cfg)
     await server.start()
+    if args.push_url:  # the partner relay (benchmarks/farlink.py): one more viewer, pushed
+        from window.config import PushConfig
+
+        server.relay.pushes.add("bochum", PushConfig(url=args.push_url, token=args.push_token))
     ttl = int(args.minutes * 60 + 3600)
     info: dict[str, Any] = {"type": "info", "url": server.url, "pid": os.getpid(),
                             "tokens": {}}
@@ -529,6 +560,7 @@ class Load:
         self.tasks: set[asyncio.Task[Any]] = set()
         self.victims: set[subprocess.Popen[str]] = set()
         self.http: aiohttp.ClientSession | None = None
+        self.far: Any = None  # farlink.FarRelay when the soak relay pushes
 
     def spawn(self, coro: Any) -> None:
         t = asyncio.create_task(coro)
@@ -548,6 +580,8 @@ class Load:
             self.spawn(self.viewer_arrivals())
             if self.args.ops_every > 0:
                 self.spawn(self.operator_loop())
+            if self.far is not None:
+                self.spawn(self.partner_loop(self.far))
             await self.hold(seconds)
             self.stop.set()
             # every client leaves by its chosen way; victims are killed
@@ -622,6 +656,17 @@ class Load:
             await pc.close()
 
     # operator -----------------------------------------------------------------------------------
+    async def partner_loop(self, far: Any) -> None:
+        """The partner relay goes away (SIGKILL or SIGTERM) about every ``--push-every``
+        seconds and comes back 5–60 s later on the same port."""
+        while not self.stop.is_set():
+            await self.hold(self.rng.expovariate(1 / self.args.push_every))
+            if self.stop.is_set():
+                break
+            await far.stop(self.rng.choice(["kill", "term"]))
+            await self.hold(self.rng.uniform(5, 60))
+            await far.start()  # back even when the load stops: the push must reconnect
+
     async def operator_loop(self) -> None:
         """An operator on the admin API: curtain down and up, privacy mode away and back."""
         assert self.http is not None
@@ -727,7 +772,9 @@ class RelayProcess:
                 "--gc-every", str(args.gc_every), "--connect-timeout",
                 str(args.connect_timeout)] + (["--fix-reaper"] if args.fix_reaper else []) + (
                     ["--fix-close"] if args.fix_close else []) + (
-                    ["--abuse"] if args.abuse else [])
+                    ["--abuse"] if args.abuse else []) + (
+                    ["--push-url", args.push_url, "--push-token", args.push_token]
+                    if args.push_url else [])
         self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=open(args.relay_log, "w"), text=True,
                                      cwd=str(ROOT))
@@ -827,6 +874,17 @@ async def driver(args: argparse.Namespace) -> int:
         f"(≈ {args.viewers_per_hour * args.rate:.0f} viewer joins/h), relay {WIDTH}×{HEIGHT} "
         f"@{FPS} privacy full, {os.cpu_count()} cores, {platform.platform()}, "
         f"Python {platform.python_version()}, started {started}")
+    far = None
+    if args.push_every > 0:
+        from farlink import FarRelay
+
+        far = FarRelay("bochum", args.relay_log + ".far" if args.relay_log != os.devnull
+                       else os.devnull)
+        await far.start()
+        args.push_url = far.whip_url
+        args.push_token = far.token(int(args.minutes * 60 + 3600))
+        say(f"push: bochum -> partner relay {far.whip_url} (down about every "
+            f"{args.push_every:.0f} s, SIGKILL or SIGTERM, back 5-60 s later)")
     relay = RelayProcess(args, say)
     info = await relay.first()
     base = info["baseline"]
@@ -835,6 +893,7 @@ async def driver(args: argparse.Namespace) -> int:
     say(HEADER)
     relay.phase = "load"
     load = Load(args, info)
+    load.far = far
     seconds = args.minutes * 60
     warm = 0.2 * seconds
     traced = False
@@ -873,7 +932,10 @@ async def driver(args: argparse.Namespace) -> int:
     drained_s = args.drain - max(0.0, deadline - time.monotonic())
     await asyncio.sleep(3)
     end = await relay.command("sample final")
+    push_end = end.get("push")
     closed = await relay.command("quit", "closed")
+    if far is not None:
+        await far.stop("term")
     await asyncio.to_thread(relay.proc.wait, 30)
 
     # ------------------------------------------------------------------ report
@@ -953,15 +1015,24 @@ async def driver(args: argparse.Namespace) -> int:
         say("tracemalloc, end vs. end of warm-up:")
         for line in result["tracemalloc_top"]:
             say("  " + line)
+    if far is not None:
+        result["push"] = {**far.summary(), "end": push_end}
+        say(f"push: partner relay started {far.starts}x, taken down {far.downs}; at the end "
+            f"{push_end}")
     verdict = {
         "memory flat (growth <= 5 %)": growth <= 5.0,
         "RSS slope <= 1 %/h after warm-up": slope <= 0.01 * rss_a,
         "no sessions left": end.get("sessions") == 0,
-        "no peer connections left": end.get("pcs") == 0,
+        # the push's own connection stays, when it is connected
+        "no peer connections left": end.get("pcs") == (
+            1 if (end.get("push") or {}).get("state") == "connected" else 0),
         "tasks back to baseline (±2)": abs(end["tasks"] - base["tasks"]) <= 2,
         "fds back to baseline (±4)": abs(end["fds"] - base["fds"]) <= 4,
         "no task left after close": not closed.get("left_tasks"),
     }
+    if far is not None:
+        verdict["push connected again after the last outage"] = bool(
+            push_end and push_end["state"] == "connected")
     if abuse is not None:
         result["abuse"] = abuse.report()
         say(f"abuse: {json.dumps(result['abuse'])}")
@@ -1011,11 +1082,22 @@ def main() -> int:
     ap.add_argument("--jsonl", default="",
                     help="append every sample here as it comes (one JSON line each)")
     ap.add_argument("--relay-log", default=os.devnull, help="the relay's stderr")
+    ap.add_argument("--push-every", type=float, default=0.0,
+                    help="push bochum to a partner relay that goes away about every this "
+                         "many seconds and comes back (benchmarks/farlink.py); 0: no push")
+    ap.add_argument("--push-url", default="", help=argparse.SUPPRESS)
+    ap.add_argument("--push-token", default="", help=argparse.SUPPRESS)
     ap.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--victim", choices=["camera", "viewer"], help=argparse.SUPPRESS)
     ap.add_argument("--count", type=int, default=1, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.serve:
+        # The relay process as `window serve` starts it (two glibc arenas, OpenCV without
+        # its own thread pool), so the soak measures what is deployed.
+        from window.relay import limit_malloc_arenas, limit_opencv_threads
+
+        limit_malloc_arenas()
+        limit_opencv_threads()
         asyncio.run(relay_main(args))
         return 0
     if args.victim:

@@ -13,17 +13,23 @@ which survive the pixelation and two encodes):
 
 Figures:
 
-1. relay CPU with 1 and with N (50) viewers of bochum on the tier, then with 1 and N viewers
-   of tsukuba on the relay: the change from 1 to N, in % of one core, side by side;
-2. capture → decoded latency of one decoding viewer, on the tier and on the relay (p50, p90),
-   at N = 1: the difference is what the tier adds (push, Janus's forwarder, Streaming);
+1. relay CPU with 1, N (50) and 1 again viewers of bochum on the tier, then the same on
+   tsukuba on the relay: N minus the mean of the two 1-viewer windows, in % of one core, side
+   by side. The N viewers are cheap clients in processes of their own
+   (``cheap_viewers.py``: real ICE/DTLS/SRTP peers that count packets and frames, no decoding,
+   no feedback, niced), so the machine's load or their own lateness does not change the
+   sender's work. Per window: the relay's CPU from ``/proc``, its encoded fps from
+   ``/metrics`` (a window set whose encoded fps differ by more than 5 % is NOT VALID: the
+   relay was short of CPU), the tier's, our clients' and everyone else's CPU, the load average;
+2. latency: one decoding viewer on the tier and one on the relay (an operator), same frames:
+   the difference per frame is what the tier adds (push, Janus's forwarder, Streaming);
 3. a tier viewer's first decoded frame after its WHEP answer, over ``--joins`` joins, next to a
    relay viewer's;
 4. signalling: POST → answer through the relay's door (proxy) vs POST → 307 → POST at the
    tier → answer; and straight at the tier, for reference;
 5. the relay's cost of each tier instance: its push is one viewer of the shared encoder.
 
-    .venv/bin/python benchmarks/tier.py            # ≈ 3 minutes
+    flock /work/wt/bench.lock .venv/bin/python benchmarks/tier.py --window 15  # ≈ 3.5 min
     .venv/bin/python benchmarks/tier.py --viewers 20 --window 6   # quicker
 """
 
@@ -33,8 +39,10 @@ import argparse
 import asyncio
 import contextlib
 import datetime
+import json
 import os
 import platform
+import re
 import socket
 import statistics
 import subprocess
@@ -159,7 +167,9 @@ class Relay:
                                       str(cfgfile)], env=env, stdout=subprocess.DEVNULL)
 
     def token(self, role: str, site: str | None = None) -> str:
-        return mint(self.cfg, self.keys, role=Role(role), ttl_s=3600, site=site)[0]
+        """A token that may hold all the benchmark's sessions (the per-token cap is 2)."""
+        return mint(self.cfg, self.keys, role=Role(role), ttl_s=3600, site=site,
+                    max_sessions=500)[0]
 
     def cpu_s(self) -> float:
         return proc_cpu_s(self.proc.pid)
@@ -233,53 +243,144 @@ async def close_all(viewers: list[ViewerStats]) -> None:
     await asyncio.gather(*(v.pc.close() for v in viewers if v.pc), return_exceptions=True)
 
 
-async def cpu_window(relay: Relay, pids: list[int], seconds: float) -> dict[str, float]:
-    t0, r0, m0 = time.time(), relay.cpu_s(), machine_cpu()
-    o0 = [proc_cpu_s(p) for p in pids]
+class Workers:
+    """``benchmarks/cheap_viewers.py`` processes: the many viewers, off this process."""
+
+    def __init__(self, count: int) -> None:
+        self.count = count
+        self.procs: list[asyncio.subprocess.Process] = []
+
+    async def start(self) -> None:
+        for _ in range(self.count):
+            # niced: on a busy machine they give way to the relay, whose CPU is measured
+            # (they send no feedback, so their own lateness changes nothing at the sender)
+            self.procs.append(await asyncio.create_subprocess_exec(
+                "nice", "-n", "5", sys.executable, str(ROOT / "benchmarks" / "cheap_viewers.py"),
+                stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+                cwd=str(ROOT / "benchmarks")))
+
+    @property
+    def pids(self) -> list[int]:
+        return [p.pid for p in self.procs]
+
+    async def ask(self, i: int, cmd: dict[str, Any]) -> dict[str, Any]:
+        proc = self.procs[i]
+        assert proc.stdin is not None and proc.stdout is not None
+        proc.stdin.write((json.dumps(cmd) + "\n").encode())
+        await proc.stdin.drain()
+        line = await asyncio.wait_for(proc.stdout.readline(), 120)
+        if not line:
+            raise RuntimeError("a viewer process died")
+        return dict(json.loads(line))
+
+    async def add(self, url: str, token: str, n: int, have: int) -> list[float]:
+        """``n`` more viewers, spread so that each process holds about as many."""
+        share = [0] * self.count
+        for k in range(have, have + n):
+            share[k % self.count] += 1
+        got = await asyncio.gather(*(self.ask(i, {"cmd": "add", "url": url, "token": token,
+                                                  "n": m})
+                                     for i, m in enumerate(share) if m))
+        return [t for g in got for t in g["post_s"]]
+
+    async def counts(self) -> tuple[list[int], float]:
+        got = await asyncio.gather(*(self.ask(i, {"cmd": "counts"})
+                                     for i in range(self.count)))
+        return [f for g in got for f in g["frames"]], sum(g["cpu_s"] for g in got)
+
+    async def keep(self, n: int) -> None:
+        """Keep the first ``n`` viewers (of process 0), hang up the rest."""
+        await asyncio.gather(*(self.ask(i, {"cmd": "keep", "n": n if i == 0 else 0})
+                               for i in range(self.count)))
+
+    async def stop(self) -> None:
+        for i, proc in enumerate(self.procs):
+            with contextlib.suppress(Exception):
+                await self.ask(i, {"cmd": "quit"})
+            with contextlib.suppress(ProcessLookupError):
+                proc.terminate()
+            await proc.wait()
+
+
+async def encoded_frames(relay: Relay) -> float:
+    """Frames the relay's shared encoders made so far, all sites (from /metrics)."""
+    async with aiohttp.ClientSession() as http, http.get(
+            relay.url + "/metrics",
+            headers={"Authorization": f"Bearer {relay.token('admin')}"}) as r:
+        text = await r.text()
+    return sum(float(m.group(1)) for m in re.finditer(
+        r"^window_feed_frames_encoded_total\{[^}]*\} ([0-9.e+]+)$", text, re.M))
+
+
+async def cpu_window(relay: Relay, tier_pids: list[int], workers: Workers, seconds: float
+                     ) -> dict[str, Any]:
+    """CPU of the relay, the tier (janus + node), our clients (this process and the
+    viewer processes), everyone else; the relay's encoded fps; the load average."""
+    load0 = os.getloadavg()[0]
+    e0, (f0, w0) = await encoded_frames(relay), await workers.counts()
+    t0, r0, m0, c0 = time.time(), relay.cpu_s(), machine_cpu(), proc_cpu_s()
+    o0 = [proc_cpu_s(p) for p in tier_pids]
     await asyncio.sleep(seconds)
-    t1, r1, m1 = time.time(), relay.cpu_s(), machine_cpu()
-    o1 = [proc_cpu_s(p) for p in pids]
+    t1, r1, m1, c1 = time.time(), relay.cpu_s(), machine_cpu(), proc_cpu_s()
+    o1 = [proc_cpu_s(p) for p in tier_pids]
+    e1, (f1, w1) = await encoded_frames(relay), await workers.counts()
     span = t1 - t0
-    return {"relay": (r1 - r0) / span * 100,
-            "tier": sum(b - a for a, b in zip(o0, o1, strict=True)) / span * 100,
-            "machine": (m1[0] - m0[0]) / max(1, m1[1] - m0[1]) * (os.cpu_count() or 1) * 100}
+    cores = os.cpu_count() or 1
+    machine = (m1[0] - m0[0]) / max(1, m1[1] - m0[1]) * cores * 100
+    relay_pct = (r1 - r0) / span * 100
+    tier_pct = sum(b - a for a, b in zip(o0, o1, strict=True)) / span * 100
+    clients = ((c1 - c0) + (w1 - w0)) / span * 100
+    fps = [(b - a) / span for a, b in zip(f0, f1, strict=False)]
+    return {"relay": relay_pct, "tier": tier_pct, "clients": clients, "machine": machine,
+            "others": max(0.0, machine - relay_pct - tier_pct - clients),
+            "encoded_fps": (e1 - e0) / span, "load": (load0, os.getloadavg()[0]),
+            "fps_med": statistics.median(fps) if fps else float("nan"),
+            "fps_min": min(fps, default=float("nan"))}
 
 
-async def phase(relay: Relay, url: str, n: int, window: float, pids: list[int]
-                ) -> list[dict[str, Any]]:
-    """Viewers at ``url``: 1, then ``n``; CPU and the decoding viewer's latency at each."""
-    out: list[dict[str, Any]] = []
-    viewers: list[ViewerStats] = []
-    token = relay.token("viewer")
-    async with aiohttp.ClientSession() as http:
-        try:
-            for target in (1, n):
-                while len(viewers) < target:
-                    batch = min(8, target - len(viewers))
-                    got = await asyncio.gather(*(viewer(http, url, token, not viewers and i == 0)
-                                                 for i in range(batch)))
-                    viewers += [g[0] for g in got]
-                deadline = time.monotonic() + 30
-                while any(v.frames == 0 for v in viewers) and time.monotonic() < deadline:
-                    await asyncio.sleep(0.2)
-                await asyncio.sleep(3)
-                f0 = [v.frames for v in viewers]
-                t0 = time.time()
-                cpu = await cpu_window(relay, pids, window)
-                t1 = time.time()
-                fps = [(v.frames - a) / (t1 - t0) for v, a in zip(viewers, f0, strict=True)]
-                lat = [(a - c) * 1000 for a, c in viewers[0].samples if t0 <= a <= t1]
-                out.append({"n": target, **cpu, "fps_med": statistics.median(fps),
-                            "fps_min": min(fps), "lat_p50": pct(lat, .5),
-                            "lat_p90": pct(lat, .9)})
-                p = out[-1]
-                print(f"  N={target:3d}: relay {p['relay']:5.1f} % · tier (janus+node) "
-                      f"{p['tier']:5.1f} % · machine {p['machine']:5.1f} % · viewer fps med "
-                      f"{p['fps_med']:.1f} min {p['fps_min']:.1f} · latency p50 "
-                      f"{p['lat_p50']:.0f} ms p90 {p['lat_p90']:.0f} ms", flush=True)
-        finally:
-            await close_all(viewers)
-    return out
+def show(label: str, n: int, p: dict[str, Any]) -> None:
+    print(f"  {label:5s} N={n:3d}: relay {p['relay']:5.1f} % (encodes {p['encoded_fps']:.1f} "
+          f"fps) · tier {p['tier']:5.1f} % · our clients {p['clients']:5.1f} % · others "
+          f"{p['others']:5.1f} % · machine {p['machine']:5.1f} % · load "
+          f"{p['load'][0]:.2f}→{p['load'][1]:.2f} · viewer fps med {p['fps_med']:.1f} "
+          f"min {p['fps_min']:.1f}", flush=True)
+
+
+async def wait_playing(workers: Workers, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        frames, _ = await workers.counts()
+        if frames and min(frames) > 0:
+            return
+        await asyncio.sleep(0.5)
+    raise RuntimeError("some viewers received no frames")
+
+
+async def phase(relay: Relay, url: str, n: int, window: float, tier_pids: list[int],
+                workers: Workers, token: str) -> float:
+    """Viewers at ``url``: 1, then ``n``, then 1 again, a CPU window at each; returns the
+    relay's CPU at ``n`` minus the mean of the two 1-viewer windows (drift cancels)."""
+    out: dict[str, dict[str, Any]] = {}
+    try:
+        await workers.add(url, token, 1, 0)
+        for label, target in (("1", 1), ("N", n), ("1 again", 1)):
+            if target == n:
+                await workers.add(url, token, n - 1, 1)
+            elif label == "1 again":
+                await workers.keep(1)
+            await wait_playing(workers)
+            await asyncio.sleep(3)
+            out[label] = await cpu_window(relay, tier_pids, workers, window)
+            show(label[:5], target, out[label])
+    finally:
+        await workers.keep(0)
+    # Valid only if the relay did the same work in all three windows: a starved relay
+    # encodes fewer frames (and spends less), which would flatter the N window.
+    fps = [w["encoded_fps"] for w in out.values()]
+    if min(fps) < 0.95 * max(fps):
+        print(f"   NOT VALID: the relay's encoded fps varied ({min(fps):.1f}–{max(fps):.1f}): "
+              "it was short of CPU", flush=True)
+    return float(out["N"]["relay"] - (out["1"]["relay"] + out["1 again"]["relay"]) / 2)
 
 
 async def paired_latency(relay: Relay, window: float) -> None:
@@ -288,8 +389,8 @@ async def paired_latency(relay: Relay, window: float) -> None:
     the tier's arrival minus the relay's. Paired, so the machine's load mostly cancels."""
     async with aiohttp.ClientSession() as http:
         tier_v, _, _ = await viewer(http, f"{relay.url}/whep/bochum", relay.token("viewer"), True)
-        relay_v, _, _ = await viewer(http, f"{relay.url}/whep/bochum",
-                                     relay.token("screen", "tsukuba"), True)
+        relay_v, _, _ = await viewer(http, f"{relay.url}/whep/bochum", relay.token("admin"),
+                                     True)  # operators stay on the relay
         try:
             await asyncio.sleep(3)
             t0 = time.time()
@@ -331,9 +432,11 @@ async def main() -> None:
     ap.add_argument("--viewers", type=int, default=50)
     ap.add_argument("--window", type=float, default=10.0)
     ap.add_argument("--joins", type=int, default=10)
+    ap.add_argument("--processes", type=int, default=2, help="cheap-viewer processes")
     args = ap.parse_args()
     from window.camera.sources import SyntheticSource
 
+    print(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())} at the start")
     print(f"tier benchmark · {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC · "
           f"{platform.node()} · {os.cpu_count()} cores · "
           f"{platform.processor() or platform.machine()}")
@@ -342,10 +445,12 @@ async def main() -> None:
         with janus_tier(tmp / "tier", ["bochum", "lyon"]) as tier:
             pids = [tier.janus_pid, *tier.node_pids]
             relay = Relay(tmp, tier)
+            workers = Workers(args.processes)
             cams: list[RTCPeerConnection] = []
             sources = []
             try:
                 await relay.wait_up()
+                await workers.start()
                 async with aiohttp.ClientSession() as http:
                     for site in ("bochum", "tsukuba"):
                         src = SyntheticSource(WIDTH, HEIGHT, FPS, marker="barcode")
@@ -357,19 +462,19 @@ async def main() -> None:
                         await exchange(http, f"{relay.url}/whip/{site}",
                                        relay.token("camera", site), pc)
                 await asyncio.sleep(8)  # pushes connect, Janus forwards
-                print("1. relay CPU, tier viewers (bochum, proxy):")
-                on_tier = await phase(relay, f"{relay.url}/whep/bochum", args.viewers,
-                                      args.window, pids)
+                token = relay.token("viewer")
+                print(f"1. relay CPU (% of one core), {args.viewers} cheap viewers in "
+                      f"{workers.count} processes; tier viewers (bochum, proxy):", flush=True)
+                dt = await phase(relay, f"{relay.url}/whep/bochum", args.viewers, args.window,
+                                 pids, workers, token)
                 await asyncio.sleep(3)
-                print("   relay CPU, the same viewers on the relay (tsukuba):")
-                on_relay = await phase(relay, f"{relay.url}/whep/tsukuba", args.viewers,
-                                       args.window, pids)
-                dt = on_tier[-1]["relay"] - on_tier[0]["relay"]
-                dr = on_relay[-1]["relay"] - on_relay[0]["relay"]
+                print("   the same viewers on the relay (tsukuba):", flush=True)
+                dr = await phase(relay, f"{relay.url}/whep/tsukuba", args.viewers, args.window,
+                                 pids, workers, token)
                 n1 = args.viewers - 1
-                print(f"   1 → {args.viewers} viewers: relay CPU {dt:+.1f} % of a core on the "
-                      f"tier vs {dr:+.1f} % on the relay ({dr / n1:.2f} % per viewer); the tier "
-                      f"itself {on_tier[-1]['tier'] - on_tier[0]['tier']:+.1f} %")
+                print(f"   1 → {args.viewers} viewers (N minus the mean of the two 1-viewer "
+                      f"windows): relay CPU {dt:+.1f} % of a core on the tier vs {dr:+.1f} % "
+                      f"on the relay ({dr / n1:.2f} % per viewer)", flush=True)
                 await paired_latency(relay, args.window)
                 print("3./4. joins, one at a time:")
                 async with aiohttp.ClientSession() as http:  # the 307 site's camera, now
@@ -394,9 +499,11 @@ async def main() -> None:
                           f"{max(firsts, default=float('nan')) * 1000:4.0f} ms · POST → answer "
                           f"p50 {pct(sig, .5) * 1000:4.0f} ms ({len(firsts)}/{args.joins} "
                           "played)", flush=True)
+                print(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())} at the end")
                 print("5. each tier instance is one push: one more viewer of the shared encoder "
                       "(see 1: the relay's cost per viewer)")
             finally:
+                await workers.stop()
                 for pc in cams:
                     await pc.close()
                 for src in sources:

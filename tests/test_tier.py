@@ -5,6 +5,7 @@ hands the /view link's viewers over; the tier's door stays shut to anyone else."
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +16,8 @@ from peers import delete, publish, watch, watch_url
 from servers import running, small_config
 from tierkit import (
     bright,
+    offer_sdp,
+    post,
     pushes,
     relay_feeding,
     tier_config,
@@ -24,7 +27,7 @@ from tierkit import (
 
 from window.auth.roles import Role
 from window.auth.tokens import mint
-from window.signalling.tier import mint_ticket
+from window.signalling.tier import JOIN_KEYFRAMES_S, mint_ticket
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -37,28 +40,6 @@ def tiers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[JanusTier]]
     with janus_tier(tmp_path_factory.mktemp("janus-a"), SITES) as a, \
             janus_tier(tmp_path_factory.mktemp("janus-b"), SITES) as b:
         yield [a, b]
-
-
-async def post(url: str, token: str | None, sdp: str = "v=0\r\n",
-               redirects: bool = False) -> aiohttp.ClientResponse:
-    headers = {"Content-Type": "application/sdp"}
-    if token is not None:
-        headers["Authorization"] = f"Bearer {token}"
-    async with aiohttp.ClientSession() as http, http.post(
-            url, data=sdp, headers=headers, allow_redirects=redirects) as resp:
-        await resp.read()
-        return resp
-
-
-async def offer_sdp() -> str:
-    from aiortc import RTCPeerConnection
-
-    pc = RTCPeerConnection()
-    pc.addTransceiver("video", direction="recvonly")
-    await pc.setLocalDescription(await pc.createOffer())
-    sdp = pc.localDescription.sdp
-    await pc.close()
-    return str(sdp)
 
 
 # 1. push interop ---------------------------------------------------------------------------------
@@ -110,9 +91,10 @@ async def test_a_bad_or_missing_token_gets_nothing_from_the_tier(
         url = tiers[0].whep_url("bochum")
         for token in (None, viewer_token(server), tiers[0].push_token):
             assert (await post(url, token, sdp)).status == 403
-        forged = mint_ticket("some-other-secret", "bochum", 60)
-        expired = mint_ticket(tiers[0].whep_token, "bochum", -5)
-        wrong_site = mint_ticket(tiers[0].whep_token, "tsukuba", 60)
+        until = int(time.time()) + 600
+        forged = mint_ticket("some-other-secret", "bochum", 60, until)
+        expired = mint_ticket(tiers[0].whep_token, "bochum", -5, until)
+        wrong_site = mint_ticket(tiers[0].whep_token, "tsukuba", 60, until)
         for ticket in (forged, expired, wrong_site, "garbage"):
             assert (await post(f"{url}?ticket={ticket}", None, sdp)).status == 403
         assert tiers[0].stats()["bochum"] == before
@@ -173,6 +155,24 @@ async def test_a_viewer_handed_to_the_tier_still_counts_against_its_tokens_cap(
             await v.close()
         again = await watch(server.url, "bochum", token)  # its slot is free again
         await again.close()
+
+
+async def test_a_hand_over_asks_the_relays_encoder_for_keyframes(
+        tiers: list[JanusTier], tmp_path: Path) -> None:
+    """Janus passes a new viewer's keyframe request on only once a second; the relay, which
+    knows when it hands a viewer over, asks for keyframes itself (JOIN_KEYFRAMES_S)."""
+    async with relay_feeding(tmp_path, tiers[:1]) as (server, _):
+        feed = server.relay.feed("bochum")
+        before = feed.keyframe_requests
+        v = await watch(server.url, "bochum", viewer_token(server))
+        try:
+            deadline = time.monotonic() + 5  # Janus's own: one per join, one per 10 s
+            while feed.keyframe_requests - before < len(JOIN_KEYFRAMES_S):
+                assert time.monotonic() < deadline, feed.keyframe_requests - before
+                await asyncio.sleep(0.1)
+            await bright(v)
+        finally:
+            await v.close()
 
 
 async def test_a_307_sends_the_viewer_to_the_tier_with_a_ticket(

@@ -13,12 +13,20 @@ from window.signalling.tier import check_ticket, mint_ticket
 
 
 def test_tickets_open_one_site_until_they_expire() -> None:
-    t = mint_ticket("secret", "bochum", 60, now=1000)
+    t = mint_ticket("secret", "bochum", 60, until=5000, now=1000)
     assert check_ticket("secret", "bochum", t, now=1059)
     assert not check_ticket("secret", "bochum", t, now=1061)
     assert not check_ticket("secret", "tsukuba", t, now=1000)
     assert not check_ticket("other", "bochum", t, now=1000)
     assert not check_ticket("secret", "bochum", "1100.00", now=1000)
+    # the viewer's token expired: its ticket is worth nothing, whatever the ticket's expiry
+    assert not check_ticket("secret", "bochum", mint_ticket("secret", "bochum", 60, until=999,
+                                                            now=1000), now=1000)
+    exp, until, nonce, mac = t.split(".")
+    assert len(nonce) == 32 and nonce != mint_ticket("secret", "bochum", 60, 5000).split(".")[2]
+    # a changed nonce or token expiry breaks the MAC
+    assert not check_ticket("secret", "bochum", f"{exp}.{until}.{'0' * 32}.{mac}", now=1000)
+    assert not check_ticket("secret", "bochum", f"{exp}.9999.{nonce}.{mac}", now=1000)
 
 
 @pytest.mark.parametrize(("tier", "message"), [

@@ -9,6 +9,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 from janus import JanusTier
 from peers import PatternTrack, Viewer, publish, watch_url
 from servers import running, small_config
@@ -79,3 +80,23 @@ async def bright(v: Viewer) -> None:
     await v.wait_for(lambda img: img.mean() > 120)
 
 
+async def post(url: str, token: str | None, sdp: str = "v=0\r\n",
+               redirects: bool = False) -> aiohttp.ClientResponse:
+    headers = {"Content-Type": "application/sdp"}
+    if token is not None:
+        headers["Authorization"] = f"Bearer {token}"
+    async with aiohttp.ClientSession() as http, http.post(
+            url, data=sdp, headers=headers, allow_redirects=redirects) as resp:
+        await resp.read()
+        return resp
+
+
+async def offer_sdp() -> str:
+    from aiortc import RTCPeerConnection
+
+    pc = RTCPeerConnection()
+    pc.addTransceiver("video", direction="recvonly")
+    await pc.setLocalDescription(await pc.createOffer())
+    sdp = pc.localDescription.sdp
+    await pc.close()
+    return str(sdp)

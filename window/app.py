@@ -110,7 +110,7 @@ class Server:
         self.events = EventBus()
         self.relay = Relay(cfg, self.store, allow_privacy_off=allow_privacy_off,
                            events=self.events)
-        self.tier = TierDoor(cfg, self.events)
+        self.tier = TierDoor(cfg, self.events, self._tier_keyframe)
         self.relay.admission.elsewhere = self.tier.held_by  # handed viewers count too
         self.app = create_app(self)
         self._runner: web.AppRunner | None = None
@@ -136,6 +136,12 @@ class Server:
                                            "sites": ",".join(self.cfg.sites)})
         if self.relay.allow_privacy_off:
             log.warning("DEVELOPMENT MODE: privacy mode 'off' is allowed on this relay")
+
+    def _tier_keyframe(self, site: str) -> None:
+        """A viewer joined the site's audience tier: its encoder makes a keyframe soon."""
+        feed = self.relay.feeds.get(site)
+        if feed is not None:
+            feed.request_keyframe()
 
     async def _kick_subject(self, jti: str) -> int:
         """A revoked token's sessions end, at the relay and at the audience tier."""

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from window.camera.faces import astronaut_face
+from window.privacy import faces
 from window.privacy.faces import CenterFace, _dynamic_model_bytes, bundled_model
 
 SHA256 = "5aaf17b351911ad4a27f126d2de45809710c458b95cba4a6478c4fd4e2e9d978"
@@ -37,6 +38,7 @@ def test_it_loads_and_finds_a_face_without_the_onnx_package(
         return real_import(name, *args, **kwargs)
 
     monkeypatch.setattr(builtins, "__import__", no_onnx)
+    monkeypatch.setattr(faces, "_sessions", {})  # load it anew, not the process's session
     _dynamic_model_bytes.cache_clear()
     try:
         det = CenterFace()
@@ -51,3 +53,13 @@ def test_it_loads_and_finds_a_face_without_the_onnx_package(
         assert 150 < (x0 + x1) / 2 < 400 and 60 < (y0 + y1) / 2 < 240
     finally:
         _dynamic_model_bytes.cache_clear()
+
+
+def test_mode_switches_share_one_detector_session() -> None:
+    """Each switch into people/faces builds a new filter; a new onnxruntime session each time
+    stepped the relay's memory up by tens of MB (the soak). They share one per model."""
+    a = CenterFace(threshold=0.3)
+    b = CenterFace(threshold=0.6)
+    assert a.session is b.session  # one model, one session
+    assert (a.threshold, b.threshold) == (0.3, 0.6)  # thresholds stay each filter's own
+    assert CenterFace(threads=2).session is not a.session  # another thread count: its own

@@ -15,9 +15,9 @@ Every WHIP/WHEP offer passes ``Admission.admit`` before the relay spends anythin
 
 Viewers handed to the audience tier (``signalling.tier``) pass the per-token cap like any
 other offer (``admit(..., capacity=False)``): by proxy they keep counting against their token
-while they are open (``elsewhere``, the tier's count per token id); by redirect (``307``) the
-relay no longer sees them once the ticket is issued, so they count only while being handed
-over. They never take a relay slot, so the site and total caps do not apply to them.
+while they are open (``elsewhere``, the tier's count per token id); by redirect (``307``)
+while the tier reports the session their single-use ticket opened, or the ticket may still be
+used. They never take a relay slot, so the site and total caps do not apply to them.
 
 Every refusal is logged, counted by reason (``window_sessions_refused_total``) and kept in a
 short list of recent ones for operators (``/api/status``, the admin page).

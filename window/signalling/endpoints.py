@@ -162,7 +162,8 @@ class Endpoint:
             log.info("viewer redirected to the tier", extra={"site": site, "remote": remote,
                                                              "subject": grant.subject})
             return web.Response(status=307, text="served by the audience tier\n",
-                                headers={**CORS, "Location": self.tier.redirect_url(tier)})
+                                headers={**CORS,
+                                         "Location": self.tier.redirect_url(tier, grant, remote)})
         try:
             session, answer = await self.tier.proxy(tier, offer, grant, remote)
         except TierUnavailable:

@@ -10,14 +10,18 @@ never a partner's screen or an operator), the viewer is handed over:
   own credential and returns the tier's answer under a session path of ours
   (``/whep/{site}/{id}``). Media flows between viewer and Janus; PATCH, DELETE, revocation
   and expiry still come through here and are passed on with the tier's credential.
-- ``redirect``: ``307`` to the tier's endpoint with a short-lived ticket in the query (an
-  HMAC of site and expiry under the tier's credential), which ``tools/janus/whep-server.mjs``
-  checks; browsers drop the ``Authorization`` header on a cross-origin redirect, so the
-  ticket is what opens the tier's door, for ``ticket_ttl_s`` seconds and one site only.
+- ``redirect``: ``307`` to the tier's endpoint with a ticket in the query (an HMAC of site,
+  expiry, the token's expiry and a nonce under the tier's credential), which
+  ``tools/janus/whep-server.mjs`` checks; browsers drop the ``Authorization`` header on a
+  cross-origin redirect, so the ticket is what opens the tier's door: once, for
+  ``ticket_ttl_s`` seconds and one site. The relay remembers whose ticket it was
+  (``Redirected``) and has the tier hang up what it opened on revocation, a kick or the
+  token's expiry (``DELETE {base}/ticket/{nonce}``); the tier ends it at the token's expiry
+  by itself too.
 
 Before either, the viewer's token passes its session cap (``admission``, ``429`` beyond): a
-viewer handed over by proxy keeps counting against its token while open (``held_by``); one
-redirected is not seen again after the ``307`` (its ticket is short-lived and for one site).
+viewer handed over keeps counting against its token while open (``held_by``). After either,
+the site's encoder makes keyframes for the new viewer (``JOIN_KEYFRAMES_S``).
 
 If the tier does not answer (down, refused, slow), the viewer is served by the relay itself
 when it has room. Every ten seconds the instances' ``/stats`` are polled (reachable, viewers
@@ -31,7 +35,9 @@ import contextlib
 import hashlib
 import hmac
 import logging
+import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -50,25 +56,41 @@ from .session import new_session_id
 log = logging.getLogger("window.tier")
 
 POLL_INTERVAL_S = 10.0
+# After a hand-over, the site's encoder makes keyframes at these delays (seconds): Janus's
+# Streaming plugin passes a new viewer's keyframe request on to its source only on a
+# one-second tick (measured: 60 to 1040 ms after the answer), so the relay, which knows when
+# a viewer joins the tier, asks for one itself once the viewer's DTLS is likely up. The
+# encoder's throttle (media.keyframe_min_interval_ms) bounds what a burst of joins costs.
+JOIN_KEYFRAMES_S = (0.08, 0.25, 0.6)
 
 
 class TierUnavailable(Exception):
     """No tier instance answered; the caller serves the viewer itself."""
 
 
-def mint_ticket(credential: str, site: str, ttl_s: int, now: float | None = None) -> str:
-    """``{expiry}.{hmac}``: lets one viewer through the tier's door for one site, briefly."""
+def mint_ticket(credential: str, site: str, ttl_s: int, until: int, nonce: str | None = None,
+                now: float | None = None) -> str:
+    """``{expiry}.{until}.{nonce}.{hmac}``: lets one viewer through the tier's door for one
+    site, once (the tier remembers ``nonce``) and briefly; the session it opens ends at
+    ``until`` (the viewer's token's expiry) at the latest."""
     exp = int((now if now is not None else time.time()) + ttl_s)
-    mac = hmac.new(credential.encode(), f"{site}.{exp}".encode(), hashlib.sha256).hexdigest()
-    return f"{exp}.{mac}"
+    nonce = nonce or secrets.token_hex(16)
+    mac = hmac.new(credential.encode(), f"{site}.{exp}.{until}.{nonce}".encode(),
+                   hashlib.sha256).hexdigest()
+    return f"{exp}.{until}.{nonce}.{mac}"
 
 
 def check_ticket(credential: str, site: str, ticket: str, now: float | None = None) -> bool:
-    """The check the tier's launcher makes (mirrored in tools/janus/whep-server.mjs)."""
-    exp_text, _, mac = ticket.partition(".")
-    if not exp_text.isdigit() or int(exp_text) < (now if now is not None else time.time()):
+    """The check the tier's launcher makes (mirrored in tools/janus/whep-server.mjs; the
+    launcher also refuses a nonce it has seen)."""
+    parts = ticket.split(".")
+    if len(parts) != 4 or not (parts[0].isdigit() and parts[1].isdigit()):
         return False
-    good = hmac.new(credential.encode(), f"{site}.{exp_text}".encode(),
+    exp, until, nonce, mac = parts
+    t = now if now is not None else time.time()
+    if int(exp) < t or int(until) < t:
+        return False
+    good = hmac.new(credential.encode(), f"{site}.{exp}.{until}.{nonce}".encode(),
                     hashlib.sha256).hexdigest()
     return hmac.compare_digest(good, mac)
 
@@ -91,9 +113,17 @@ class Instance:
         return safe_url(self.url)
 
     @property
-    def stats_url(self) -> str:
+    def base(self) -> str:
+        """``http://host:port/whep``: where the launcher's own paths are."""
         base, sep, _ = self.url.rpartition("/endpoint/")
-        return base + "/stats" if sep else ""
+        return base if sep else ""
+
+    @property
+    def stats_url(self) -> str:
+        return self.base + "/stats" if self.base else ""
+
+    def ticket_url(self, nonce: str) -> str:
+        return f"{self.base}/ticket/{nonce}"
 
     @property
     def endpoint_id(self) -> str:
@@ -121,6 +151,28 @@ class TierSession:
         return {"id": self.id, "kind": "viewer", "site": self.site, "role": str(self.grant.role),
                 "subject": self.grant.subject, "jti": self.grant.jti, "remote": self.remote,
                 "state": "tier", "tier": self.instance.label,
+                "age_s": round(time.monotonic() - self.created, 1)}
+
+
+@dataclass(eq=False)
+class Redirected:
+    """A viewer sent to the tier with a ``307`` and a ticket: what the relay needs to hang it
+    up there (``DELETE {base}/ticket/{nonce}``) on revocation, a kick or its token's expiry."""
+
+    site: str
+    grant: Grant
+    remote: str
+    instance: Instance
+    nonce: str
+    ticket_expires: float  # after this, an unused ticket is of no use
+    id: str = field(default_factory=new_session_id)
+    created: float = field(default_factory=time.monotonic)
+    live: bool = False  # the tier reported the session open
+
+    def describe(self) -> dict[str, Any]:
+        return {"id": self.id, "kind": "viewer", "site": self.site, "role": str(self.grant.role),
+                "subject": self.grant.subject, "jti": self.grant.jti, "remote": self.remote,
+                "state": "tier (307)", "tier": self.instance.label,
                 "age_s": round(time.monotonic() - self.created, 1)}
 
 
@@ -157,12 +209,16 @@ class SiteTier:
 class TierDoor:
     """Every site's tier: hands viewers over, passes on PATCH/DELETE, polls the instances."""
 
-    def __init__(self, cfg: Config, events: EventBus | None = None) -> None:
+    def __init__(self, cfg: Config, events: EventBus | None = None,
+                 keyframe: Callable[[str], None] | None = None) -> None:
         self.cfg = cfg
         self.events = events
+        self.keyframe = keyframe  # the site's encoder: a keyframe soon
+        self._later: set[asyncio.TimerHandle] = set()
         self.sites = {name: SiteTier(name, s.tier) for name, s in cfg.sites.items()
                       if s.tier.whep_urls and s.tier.use != "off"}
         self.sessions: dict[str, TierSession] = {}
+        self.redirected: dict[str, Redirected] = {}
         self._http: aiohttp.ClientSession | None = None
         self._poller: asyncio.Task[None] | None = None
 
@@ -173,7 +229,24 @@ class TierDoor:
         self._http = aiohttp.ClientSession()
         self._poller = asyncio.create_task(self._poll_loop(), name="tier-poll")
 
+    def joined(self, site: str) -> None:
+        """A viewer was handed over: keyframes for it shortly (see ``JOIN_KEYFRAMES_S``)."""
+        if self.keyframe is None:
+            return
+        loop = asyncio.get_running_loop()
+        for delay in JOIN_KEYFRAMES_S:
+            self._later.add(loop.call_later(delay, self._keyframe_now, site))
+
+    def _keyframe_now(self, site: str) -> None:
+        self._later = {h for h in self._later if not h.cancelled() and
+                       h.when() > asyncio.get_running_loop().time()}
+        if self.keyframe is not None:
+            self.keyframe(site)
+
     async def close(self) -> None:
+        for handle in self._later:
+            handle.cancel()
+        self._later.clear()
         if self._poller is not None:
             self._poller.cancel()
             await asyncio.gather(self._poller, return_exceptions=True)
@@ -192,11 +265,19 @@ class TierDoor:
             return None
         return tier
 
-    def redirect_url(self, tier: SiteTier) -> str:
+    def redirect_url(self, tier: SiteTier, grant: Grant, remote: str) -> str:
+        """The tier's endpoint with a single-use ticket; the relay remembers whose it is."""
         instance = tier.pick()[0]
         instance.handed += 1
         tier.redirects += 1
-        ticket = mint_ticket(tier.credential, instance.endpoint_id, tier.cfg.ticket_ttl_s)
+        nonce = secrets.token_hex(16)
+        ticket = mint_ticket(tier.credential, instance.endpoint_id, tier.cfg.ticket_ttl_s,
+                             grant.expires_at, nonce)
+        handed = Redirected(tier.site, grant, remote, instance, nonce,
+                            time.time() + tier.cfg.ticket_ttl_s)
+        self.redirected[handed.id] = handed
+        self._changed(tier.site)
+        self.joined(tier.site)
         sep = "&" if "?" in instance.url else "?"
         return instance.url + sep + urlencode({"ticket": ticket})
 
@@ -241,13 +322,18 @@ class TierDoor:
             instance.reachable = True
             self.sessions[session.id] = session
             self._changed(tier.site)
+            self.joined(tier.site)
             return session, body
         tier.fallbacks += 1
         raise TierUnavailable(tier.site)
 
     def held_by(self, jti: str) -> int:
-        """Sessions of token id ``jti`` open at the tier by proxy (they count against its cap)."""
-        return sum(1 for s in self.sessions.values() if s.grant.jti == jti)
+        """Sessions of token id ``jti`` open at the tier (they count against its cap): by
+        proxy, and by redirect while the tier reports them or their ticket may still be used."""
+        now = time.time()
+        return (sum(1 for s in self.sessions.values() if s.grant.jti == jti)
+                + sum(1 for r in self.redirected.values()
+                      if r.grant.jti == jti and (r.live or now <= r.ticket_expires)))
 
     def session(self, site: str, session_id: str) -> TierSession | None:
         s = self.sessions.get(session_id)
@@ -273,7 +359,27 @@ class TierDoor:
         victims = [s for s in self.sessions.values() if s.grant.jti == jti]
         for s in victims:
             await self._hang_up(s, "revoked")
-        return len(victims)
+        sent = [r for r in self.redirected.values() if r.grant.jti == jti]
+        ended = [await self.end_redirected(r, "revoked") for r in sent]
+        return len(victims) + sum(ended)
+
+    async def end_redirected(self, handed: Redirected, reason: str) -> bool:
+        """Hang up at the tier what ``handed``'s ticket opened, and spend the ticket; True if
+        the tier had a session open with it."""
+        if self.redirected.pop(handed.id, None) is None:
+            return False
+        tier = self.sites[handed.site]
+        ended = False
+        if self._http is not None:
+            with contextlib.suppress(aiohttp.ClientError, asyncio.TimeoutError):
+                async with self._http.delete(handed.instance.ticket_url(handed.nonce),
+                                             headers=self._headers(tier),
+                                             timeout=aiohttp.ClientTimeout(total=3)) as resp:
+                    ended = resp.status == 200
+        log.info("tier session closed", extra={"session": handed.id[:8], "site": handed.site,
+                                               "reason": reason, "handoff": "redirect"})
+        self._changed(handed.site)
+        return ended
 
     async def _hang_up(self, session: TierSession, reason: str) -> None:
         if self.sessions.pop(session.id, None) is None:
@@ -293,6 +399,9 @@ class TierDoor:
     def viewers_of(self, site: str) -> list[TierSession]:
         return [s for s in self.sessions.values() if s.site == site]
 
+    def redirected_of(self, site: str) -> list[Redirected]:
+        return [r for r in self.redirected.values() if r.site == site]
+
     def _changed(self, site: str) -> None:
         if self.events is not None:
             self.events.publish({"type": "tier", "site": site,
@@ -309,6 +418,7 @@ class TierDoor:
             "connected": any(i.reachable for i in tier.instances),
             "viewers": sum(reported) if reported else None,
             "open_here": len(self.viewers_of(site)),
+            "redirected_open": sum(1 for r in self.redirected_of(site) if r.live),
             "redirects": tier.redirects,
             "fallbacks": tier.fallbacks,
             "instances": [{"url": i.label, "reachable": i.reachable, "viewers": i.viewers,
@@ -327,6 +437,8 @@ class TierDoor:
         now = time.time()
         for s in [s for s in self.sessions.values() if s.grant.expires_at < now]:
             await self._hang_up(s, "token expired")
+        for r in [r for r in self.redirected.values() if r.grant.expires_at < now]:
+            await self.end_redirected(r, "token expired")
         for tier in self.sites.values():
             for instance in tier.instances:
                 await self._poll(tier, instance)
@@ -334,6 +446,7 @@ class TierDoor:
     async def _poll(self, tier: SiteTier, instance: Instance) -> None:
         assert self._http is not None
         was = instance.reachable
+        tickets: set[str] = set()
         try:
             async with self._http.get(instance.stats_url, headers=self._headers(tier),
                                       timeout=aiohttp.ClientTimeout(total=3)) as resp:
@@ -342,6 +455,7 @@ class TierDoor:
                 data = await resp.json(content_type=None)
             counts = {str(e.get("id")): int(e.get("subscribers", 0))
                       for e in data.get("endpoints", [])}
+            tickets = {str(t) for t in data.get("tickets", [])}
             instance.viewers = counts.get(instance.endpoint_id)
             instance.reachable = True
         except (TimeoutError, aiohttp.ClientError, ValueError, TypeError, AttributeError) as e:
@@ -351,6 +465,12 @@ class TierDoor:
         if was is not instance.reachable:
             log.info("tier instance " + ("up" if instance.reachable else "down"),
                      extra={"site": tier.site, "tier": instance.label})
+        # Ticket sessions the tier no longer has (or never had, once the ticket is spent).
+        if instance.reachable:
+            for r in [r for r in self.redirected.values() if r.instance is instance]:
+                r.live = r.nonce in tickets
+                if not r.live and time.time() > r.ticket_expires:
+                    self.redirected.pop(r.id, None)
         # Viewers that left without a DELETE: the tier no longer counts them; forget ours.
         if instance.viewers is not None:
             mine = sorted((s for s in self.sessions.values() if s.instance is instance),

@@ -165,7 +165,9 @@ class Api:
             "output_size": [self.cfg.media.width, self.cfg.media.height],
             "camera_session": await self._describe(publisher) if publisher else None,
             "viewer_sessions": list(viewers) + [s.describe()
-                                                for s in self.server.tier.viewers_of(site)],
+                                                for s in self.server.tier.viewers_of(site)]
+                                             + [r.describe() for r in
+                                                self.server.tier.redirected_of(site)],
             "source": snap["source"],
             "relay_source": snap["relay"],
             "audit": {"alert": snap["audit_alert"],
@@ -257,6 +259,13 @@ class Api:
                 "session": handed.id[:8], "kind": "viewer", "subject": handed.grant.subject,
                 "jti": handed.grant.jti, "tier": True})
             return _json({"kicked": handed.id, "kind": "viewer", "site": handed.site})
+        sent = self.server.tier.redirected.get(request.match_info["session"])
+        if sent is not None:  # a viewer sent to the tier by a 307
+            await self.server.tier.end_redirected(sent, f"kicked by {grant.subject}")
+            await self._audit(request, grant, "session.kick", sent.site, {
+                "session": sent.id[:8], "kind": "viewer", "subject": sent.grant.subject,
+                "jti": sent.grant.jti, "tier": True})
+            return _json({"kicked": sent.id, "kind": "viewer", "site": sent.site})
         if session is None or session.closed:
             raise NotFound("no such session")
         await self.relay.end(session, f"kicked by {grant.subject}")
