@@ -254,6 +254,13 @@ class Feed:
         return (self.ingest is not None and self.ingest.forwarding
                 and self.state() is FeedState.LIVE)
 
+    def drop_forwarded(self) -> None:
+        """The forwarded frames still queued for the VP8 viewers are dropped (the audit
+        tripped); they resume at this relay's own next keyframe."""
+        encoding = self.encodings.get("vp8")
+        for track in list(encoding.viewers) if encoding is not None else []:
+            track.drop_queued()
+
     def needs_transcode(self) -> bool:
         """Some viewer needs another codec than the VP8 that arrives."""
         return any(e.viewers for c, e in self.encodings.items() if c != "vp8")

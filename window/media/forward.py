@@ -269,6 +269,7 @@ class RelayIngest:
             return
         self.mode = IngestMode.LOCAL
         self.since = time.time()
+        self.feed.drop_forwarded()  # what the viewers have not been sent yet: not at all
         self.feed.wake()
 
     def go_forward(self) -> None:
