@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import itertools
+import json
 import os
 import platform
 import secrets
@@ -131,8 +132,17 @@ class Viewer:
         return self.link_counters().received
 
     def skips(self, relays: list[RelayProcess]) -> str:
-        if self.direct:  # the far relay's repair: not visible from here
-            return "-"
+        if self.direct:  # the far relay's receiver: from its status
+            relay = self.watched_relay(relays)
+            req = urllib.request.Request(relay.url + "/api/status", headers={
+                "Authorization": f"Bearer {relay.token('--role', 'admin')}"})
+            try:
+                with urllib.request.urlopen(req, timeout=5) as resp:
+                    source = json.loads(resp.read())["sites"][SITE]["relay_source"] or {}
+            except (OSError, ValueError, KeyError):
+                return "?"
+            repair = source.get("repair")
+            return str(repair["skips"]) if repair else "-"
         return str(self.buffer.skips) if self.buffer else "-"
 
     def window(self, t0: float, t1: float) -> dict[str, Any]:

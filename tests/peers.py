@@ -65,6 +65,7 @@ class Peer:
     location: str
     etag: str
     answer: str
+    links: list[str] = field(default_factory=list)  # the 201's Link header values
 
 
 async def post_offer(base: str, path: str, token: str, pc: RTCPeerConnection) -> Peer:
@@ -80,8 +81,9 @@ async def post_offer(base: str, path: str, token: str, pc: RTCPeerConnection) ->
         if resp.status != 201:
             raise AssertionError(f"{path}: {resp.status} {body}")
         location, etag = resp.headers["Location"], resp.headers.get("ETag", "")
+        links = resp.headers.getall("Link", [])
     await pc.setRemoteDescription(RTCSessionDescription(body, "answer"))
-    return Peer(pc, location, etag, body)
+    return Peer(pc, location, etag, body, links)
 
 
 async def publish(base: str, site: str, token: str, track: MediaStreamTrack | None = None

@@ -17,7 +17,9 @@ from two_relays import SceneTrack, token, two_relays, wait_until
 
 from window.config import PushConfig, load
 from window.errors import ConfigError
+from window.media import source_state
 from window.privacy.faces import CenterFace
+from window.signalling.ice_servers import link_targets
 
 
 def bright(img: np.ndarray) -> bool:
@@ -63,12 +65,26 @@ async def test_camera_leaving_and_returning_and_far_viewer_keyframes(tmp_path: P
         pub, _ = await publish(origin.url, "bochum", cam)
         viewer = await watch(far.url, "bochum", token(far, "viewer"))
         await viewer.wait_for(bright)
-        # the origin's offline slate is what the push carries now
+        far_feed = far.relay.feeds["bochum"]
+        await wait_until(lambda: pair.push.reporter.sent == "live", 10, "the state sent")
+        events = far.events.subscribe()
+        # the camera leaves the origin: the push goes on (it carries the origin's slate), and
+        # tells the far relay, whose feed is offline (its own slate) until the camera is back
         assert await delete(origin.url, pub.location, cam) == 200
         await pub.pc.close()
         await viewer.wait_for(dark, timeout=8)
+        await wait_until(lambda: far_feed.state() == "offline", 8, "the partner's state")
+        assert far_feed.ingest is not None and far_feed.ingest.partner_state == "offline"
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"{far.url}/healthz") as resp:
+                assert (await resp.json())["sites"]["bochum"] == "offline"
+        while (event := await asyncio.wait_for(events.get(), 5))["type"] != "feed":
+            pass  # the screens' event: the feed is offline
+        assert event["site"] == "bochum" and event["state"] == "offline"
+        far.events.unsubscribe(events)
         pub, _ = await publish(origin.url, "bochum", cam)
         await viewer.wait_for(bright, timeout=8)
+        await wait_until(lambda: far_feed.state() == "live", 8, "live again")
         # a late viewer on the far relay gets a picture: its keyframe request went upstream
         plis = far.relay.feeds["bochum"].ingest.plis  # type: ignore[union-attr]
         late = await watch(far.url, "bochum", token(far, "viewer"))
@@ -77,6 +93,32 @@ async def test_camera_leaving_and_returning_and_far_viewer_keyframes(tmp_path: P
         await late.close()
         await viewer.close()
         await pub.pc.close()
+
+
+async def test_only_a_relay_publisher_is_offered_the_state_extension(tmp_path: Path) -> None:
+    async with running(small_config(tmp_path)) as far:
+        cam, _ = await publish(far.url, "tsukuba", token(far, "camera", "tsukuba"))
+        assert not link_targets(cam.links, source_state.REL)
+        relay_token = token(far, "relay", "bochum", "partner")
+        partner, _ = await publish(far.url, "bochum", relay_token)
+        assert link_targets(partner.links, source_state.REL) == [partner.location + "/state"]
+        feed = far.relay.feeds["bochum"]
+        await wait_until(lambda: feed.state() == "live", 15, "the partner's feed")
+        async with aiohttp.ClientSession() as http:
+            async def put(body: object, bearer: str = relay_token) -> int:
+                async with http.put(f"{far.url}{partner.location}/state", json=body,
+                                    headers={"Authorization": f"Bearer {bearer}"}) as resp:
+                    return resp.status
+
+            assert await put({"state": "asleep"}) == 400
+            assert await put({"state": "offline"}, token(far, "viewer")) == 403
+            assert feed.state() == "live"
+            assert await put({"state": "offline"}) == 204
+            assert feed.state() == "offline"
+            assert await put({"state": "live"}) == 204
+            assert feed.state() == "live"
+        await partner.pc.close()
+        await cam.pc.close()
 
 
 async def test_the_far_relay_keeps_its_curtain_and_serves_h264_viewers(tmp_path: Path) -> None:

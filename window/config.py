@@ -100,10 +100,10 @@ class MediaConfig:
     viewer_queue: int = 30
     # Video arriving at the relay (cameras, a partner relay's push): a frame still missing a
     # packet this long after the next frame began to arrive is dropped and a keyframe asked
-    # for. More than one NACK round trip on the longest link: its RTT, twice its jitter and
-    # up to 100 ms of reordering tolerance; 0: aiortc's own buffer, which waits for 512
-    # newer packets (seconds) instead (window/media/repair.py).
-    repair_wait_ms: int = 600
+    # for. Two to three NACK tries on the longest link (each its RTT, twice its jitter and up
+    # to 125 ms of reordering tolerance) plus slack for busy machines; 0: aiortc's own
+    # buffer, which waits for 512 newer packets (seconds) instead (window/media/repair.py).
+    repair_wait_ms: int = 1200
 
 
 @dataclass
@@ -205,15 +205,22 @@ class PushConfig:
 class AuditConfig:
     """How a relay checks feeds that partner relays push to it ("trust, but verify")."""
 
-    # Arriving frames searched for faces per second, at this width (a face the partner
-    # should have blurred is found from ≈ 64 px of a 720p frame up at 480; 640: ≈ 48 px,
-    # at about twice the CPU). 3 a second and 2 hits: caught within ≈ 0.7 s.
-    fps: float = 3.0
+    # Arriving frames searched for faces per second, at this width, while nothing changes
+    # (at 480 a face the partner should have blurred scores over the threshold in 9 samples
+    # of 10 from ≈ 85 px of a 720p frame, in about half at 65 px; 640 finds smaller ones,
+    # at about twice the CPU).
+    fps: float = 2.0
     width: int = 480
+    # Faster for `burst_s` seconds after the feed (re)connects, after a new picture size or
+    # a keyframe this relay did not ask for (the partner's picture changed: camera back),
+    # and for the sample that confirms a hit: a partner sending faces is caught within
+    # ≈ 0.3 s of connecting (a face of that size in the picture).
+    burst_fps: float = 10.0
+    burst_s: float = 3.0
     # Detector score that counts as a face, in `hits` samples in a row; then the feed is
     # processed by this relay's own privacy step until an operator clears the alert.
-    # (Measured on the test street at 640: pixelated faces score up to 0.50, unblurred ones
-    # 0.77 and more.)
+    # (Measured on the test street at 480: blurred and pixelated faces score up to 0.47,
+    # unblurred ones mostly 0.7 to 0.83.)
     threshold: float = 0.65
     hits: int = 2
 

@@ -84,8 +84,11 @@ def validate(cfg: Config) -> None:
             raise ConfigError(f"turn.urls[{i}]: {url!r} is not a turn:, turns: or stun: URL")
     if any(u.startswith("turn") for u in cfg.turn.urls) and not cfg.turn.secret:
         raise ConfigError("turn.secret: needed to mint credentials for the TURN urls")
-    if not 0.5 <= cfg.audit.fps <= 30 or not 64 <= cfg.audit.width <= 3840:
-        raise ConfigError("audit.fps: 0.5 to 30; audit.width: 64 to 3840")
+    if not 0.5 <= cfg.audit.fps <= cfg.audit.burst_fps <= 30 or cfg.audit.burst_s < 0:
+        raise ConfigError("audit.fps: 0.5 up to audit.burst_fps, at most 30; audit.burst_s: "
+                          "0 or more")
+    if not 64 <= cfg.audit.width <= 3840:
+        raise ConfigError("audit.width: 64 to 3840")
     if not 0 < cfg.audit.threshold <= 1 or cfg.audit.hits < 1:
         raise ConfigError("audit.threshold: above 0 up to 1; audit.hits: at least 1")
     if cfg.log.level.lower() not in ("debug", "info", "warning", "error"):

@@ -21,6 +21,16 @@ RECORD_PEERS = """(() => { const Native = window.RTCPeerConnection; window.__pee
     window.__peers.push(pc); return pc; };
   window.RTCPeerConnection.prototype = Native.prototype; })();"""
 
+PEER_STATES = """async () => { const out = [];
+  for (const pc of window.__peers) { const c = [];
+    (await pc.getStats()).forEach((s) => { if (s.type === 'local-candidate'
+      || s.type === 'remote-candidate') {
+        c.push(`${s.type[0]}:${s.candidateType}:${s.address}:${s.port}`); }
+      if (s.type === 'candidate-pair') c.push(`pair:${s.state}`); });
+    out.push({ice: pc.iceConnectionState, gathering: pc.iceGatheringState,
+              conn: pc.connectionState, candidates: c}); }
+  return out; }"""
+
 SELECTED_LOCAL_TYPES = """async () => { const out = [];
   for (const pc of window.__peers) { if (pc.connectionState !== 'connected') continue;
     const stats = await pc.getStats(); const byId = new Map();
@@ -49,7 +59,13 @@ async def test_screen_plays_through_turn_only(browser: Browser, tmp_path: Path) 
             screen = mint(cfg, server.keys, role=Role.SCREEN, ttl_s=600, site="bochum",
                           subject="kiosk-turn")[0]
             await page.goto(f"{server.url}/screen/bochum#token={screen}&ice=relay")
-            await wait_playing(page, timeout=20)
+            try:
+                await wait_playing(page, timeout=20)
+            except AssertionError as e:  # say what ICE did: a failure here is hard to replay
+                states = await page.evaluate(PEER_STATES)
+                turn = (tmp_path / "turn.log").read_text(errors="replace")
+                raise AssertionError(f"{e}; peers {states}; page errors {errors}; "
+                                     f"turn.log tail {turn[-1500:]}") from None
             await wait_brightness(page, above=150)
             # the candidate pair carrying the video: its local end is a TURN relay candidate
             types = await page.evaluate(SELECTED_LOCAL_TYPES)

@@ -166,6 +166,7 @@ class WhipPublisher:
         self.last_status: int | None = None
         self.location: str | None = None
         self.etag: str | None = None
+        self.links: list[str] = []  # the Link header values of the last 201
 
     def __repr__(self) -> str:  # never show the token
         return f"{type(self).__name__}({self.endpoint!r}, state={self.state!r})"
@@ -311,6 +312,7 @@ class WhipPublisher:
                 if location:
                     self.location = urllib.parse.urljoin(self.server + "/", location)
                 self.etag = resp.headers.get("ETag")
+                self.links = resp.headers.getall("Link", [])
             elif resp.status in (409, 429, 503):
                 retry = parse_retry_after(resp.headers.get("Retry-After"))
                 self.log.warning("%s: relay busy (%d %s), retry after %s s", self.name,

@@ -1,12 +1,25 @@
 """Trust, but verify: look for faces in a feed that a partner relay says it has blurred.
 
 ``Audit.offer`` is handed decoded frames of an arriving feed (``window.media.forward``) and
-takes a few a second (``audit.fps``): each is scaled to ``audit.width`` pixels and searched
-by the face layer's detector (CenterFace) on a worker thread of its own, never on the event
-loop, and never more than one frame at a time (a busy detector skips frames). A face scoring
-at least ``audit.threshold`` in ``audit.hits`` samples in a row (pixelated faces of a
-correctly blurred feed score far below it) trips the audit: ``on_trip`` is called on the
-event loop with what was found, and the feed switches to its own privacy pipeline.
+takes a few a second: each is scaled to ``audit.width`` pixels and searched by the face
+layer's detector (CenterFace) on a worker thread of its own, never on the event loop, and
+never more than one frame at a time (a busy detector skips frames). A face scoring at least
+``audit.threshold`` in ``audit.hits`` samples in a row (pixelated faces of a correctly
+blurred feed score far below it) trips the audit: ``on_trip`` is called on the event loop
+with what was found, and the feed switches to its own privacy pipeline.
+
+Cadence: ``audit.fps`` samples a second while nothing changes; ``audit.burst_fps`` for
+``audit.burst_s`` seconds from the first arriving frame (a (re)connection: each session
+has its own ``Audit``) and after ``changed`` (the ingest calls it for a new picture size or
+a keyframe it did not ask for: the partner's picture changed), and for the sample that
+confirms a hit. So
+a partner that sends faces from the start is caught within a few tenths of a second, one
+that starts mid-stream within about one steady interval, at a steady cost of ``fps``.
+
+Each ``Audit`` scales with a ``VideoReformatter`` of its own: a decoded frame may be
+converted by the feed's processing thread at the same time (local mode, H.264 viewers),
+and PyAV's ``VideoFrame.reformat`` keeps one scaler per frame, which two threads must not
+share (its ``sws_scale`` runs without the GIL).
 
 The detector is loaded once per process, in the background, when the first partner feed
 arrives (``warm``): until it is ready the arriving feed is processed locally (fail closed).
@@ -25,6 +38,7 @@ from typing import Any
 
 import av
 import numpy as np
+from av.video.reformatter import Interpolation, VideoReformatter
 
 from ..config import AuditConfig, PrivacyConfig
 from ..privacy.faces import Boxes, CenterFace
@@ -74,6 +88,8 @@ class Audit:
         self._busy = False
         self._last = float("-inf")
         self._hits = 0
+        self._burst_until: float | None = None  # set by the first frame offered
+        self._scaler = VideoReformatter()  # this audit's own (see the module doc)
         self._loop = asyncio.get_running_loop()
         self.samples = 0
         self.faces_seen = 0
@@ -86,10 +102,27 @@ class Audit:
     def ready(self) -> bool:
         return detector(self.privacy, self.cfg) is not None
 
+    def changed(self) -> None:
+        """The arriving picture changed (a keyframe, a new size): sample fast for a while."""
+        self._burst_until = time.monotonic() + self.cfg.burst_s
+
+    def interval(self, now: float) -> float:
+        """Seconds between samples now (see the module doc)."""
+        if self._burst_until is None:
+            self._burst_until = now + self.cfg.burst_s
+        fast = self._hits > 0 or now < self._burst_until
+        return 1 / (self.cfg.burst_fps if fast else self.cfg.fps)
+
+    def due(self, now: float) -> bool:
+        """Whether a frame offered now would be searched (also asked by the ingest thread,
+        which then hands the event loop only such frames)."""
+        return not (self.tripped or self.closed or self._busy
+                    or now - self._last < self.interval(now))
+
     def offer(self, owner: Any, frame: av.VideoFrame) -> None:
-        """A decoded arriving frame (event loop); sampled at most ``fps`` times a second."""
+        """A decoded arriving frame (event loop); sampled at the current cadence."""
         now = time.monotonic()
-        if self.tripped or self.closed or self._busy or now - self._last < 1 / self.cfg.fps:
+        if not self.due(now):
             return
         det = detector(self.privacy, self.cfg)
         if det is None:
@@ -103,8 +136,9 @@ class Audit:
         started = time.perf_counter()
         w = min(self.cfg.width, frame.width)
         h = max(2, round(frame.height * w / frame.width) // 2 * 2)
-        image = np.asarray(frame.reformat(width=w, height=h, format="bgr24").to_ndarray(),
-                           np.uint8)
+        small = self._scaler.reformat(frame, width=w, height=h, format="bgr24",
+                                      interpolation=Interpolation.AREA)
+        image = np.asarray(small.to_ndarray(), np.uint8)
         boxes = det.detect(image)
         boxes = boxes[boxes[:, 4] >= self.cfg.threshold] if len(boxes) else boxes
         return boxes, (time.perf_counter() - started) * 1000, frame.width, w

@@ -161,6 +161,8 @@ class Feed:
         if (self.publisher_id is None
                 or time.monotonic() - self._last_frame_at > self.media.camera_timeout_s):
             return FeedState.OFFLINE
+        if self.ingest is not None and self.ingest.partner_state not in (None, "live"):
+            return FeedState(self.ingest.partner_state)  # the origin's slate: ours instead
         return FeedState.LIVE
 
     def _note_state(self, state: FeedState) -> None:
@@ -251,6 +253,13 @@ class Feed:
         """The VP8 viewers get the arriving frames as they are, now."""
         return (self.ingest is not None and self.ingest.forwarding
                 and self.state() is FeedState.LIVE)
+
+    def drop_forwarded(self) -> None:
+        """The forwarded frames still queued for the VP8 viewers are dropped (the audit
+        tripped); they resume at this relay's own next keyframe."""
+        encoding = self.encodings.get("vp8")
+        for track in list(encoding.viewers) if encoding is not None else []:
+            track.drop_queued()
 
     def needs_transcode(self) -> bool:
         """Some viewer needs another codec than the VP8 that arrives."""

@@ -58,6 +58,12 @@ class FeedTrack(MediaStreamTrack):
         self._queue.append(packet)
         self._ready.set()
 
+    def drop_queued(self) -> None:
+        """Forget the packets not sent yet; resume at the next keyframe (the audit caught
+        faces in forwarded frames: those still queued must not go out)."""
+        self._queue.clear()
+        self._waiting_for_keyframe = True
+
     async def recv(self) -> Packet:  # type: ignore[override,unused-ignore]
         while not self._queue:
             if self.readyState != "live":

@@ -33,8 +33,8 @@ import contextlib
 import enum
 import logging
 import queue
+import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 import av
@@ -107,13 +107,20 @@ class RelayIngest:
         self.mode = IngestMode.FORWARD
         self._loop = asyncio.get_running_loop()
         self._decoder: Any = av.CodecContext.create("vp8", "r")
-        self._pool = ThreadPoolExecutor(1, thread_name_prefix=f"ingest-{feed.name}")
-        self._pending = 0
+        self._decoder.thread_count = 1  # decoded on our thread only: ffmpeg's slice threads
+        self._decoder.thread_type = "NONE"  # add only overhead for one VP8 partition
+        # frames to decode, with whether the feed's own pipeline needs them (None: stop)
+        self._work: queue.SimpleQueue[tuple[bytes, bool] | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._decode_loop, daemon=True,
+                                        name=f"ingest-{feed.name}")
         self._skip_to_key = False
         self._last_pli = float("-inf")
+        self._pli_wanted = False  # a keyframe request waits for the throttle
         self._throttle = Throttle()
         self.closed = False
         self.since = time.time()
+        # what the pushing relay says its feed is (window.media.source_state); None: unknown
+        self.partner_state: str | None = None
         # figures
         self.frames = RateMeter()
         self.bytes = 0
@@ -123,6 +130,7 @@ class RelayIngest:
         self.size: tuple[int, int] | None = None
         self.first_frame_at: float | None = None
         tap_receiver(receiver, self.on_frame)
+        self._thread.start()
 
     # arriving frames (event loop) -------------------------------------------------------------
     def on_frame(self, codec: Any, frame: Any) -> None:
@@ -136,8 +144,13 @@ class RelayIngest:
         size = vp8_keyframe_size(data)
         keyframe = size is not None
         if size is not None:
-            self.size = size
             self.keyframes += 1
+            self._pli_wanted = False  # whoever asked gets this one
+            if self.audit is not None and (size != self.size or not self._asked_recently()):
+                self.audit.changed()  # the partner's picture changed: sample fast a while
+            self.size = size
+        elif self._pli_wanted:
+            self._send_pli()
         self.frames.tick()
         self.bytes += len(data)
         if self.forwarding:
@@ -166,56 +179,87 @@ class RelayIngest:
                 self.request_keyframe()
                 return
             self._skip_to_key = False
-        if self._pending >= MAX_DECODE_BACKLOG:
+        if self._work.qsize() >= MAX_DECODE_BACKLOG:
             self._skip_to_key = True
             return
-        self._pending += 1
-        fut = self._pool.submit(self._decode, data)
-        fut.add_done_callback(self._decoded)
+        self._work.put((data, local))
 
-    def _decoded(self, fut: Any) -> None:
+    def _decode_loop(self) -> None:
+        """The ingest thread: decode every frame (VP8 deltas need them all) and hand the
+        event loop only what it needs: frames for the feed's own pipeline, and a frame
+        when the audit is due to sample one (no wake-up of the loop for the others)."""
+        while (item := self._work.get()) is not None:
+            data, local = item
+            try:
+                frames: list[av.VideoFrame] = list(self._decoder.decode(av.Packet(data)))
+            except Exception as e:  # a damaged frame: reported on the loop, not raised
+                self._call(self._decode_failed, e)
+                continue
+            audit = self.audit
+            sample = audit is not None and audit.due(time.monotonic())
+            if frames and (local or sample):
+                self._call(self._deliver, frames, local, sample)
+
+    def _call(self, fn: Any, *args: Any) -> None:
         with contextlib.suppress(RuntimeError):  # the loop is closed: nothing to tell
-            self._loop.call_soon_threadsafe(self._after_decode, fut)
+            self._loop.call_soon_threadsafe(fn, *args)
 
-    def _after_decode(self, fut: Any) -> None:
-        self._pending -= 1
-        if fut.cancelled() or self.closed:
+    def _decode_failed(self, error: Exception) -> None:
+        if self.closed:
             return
-        error = fut.exception()
-        if error is not None:
-            self.decode_errors += 1
-            self._skip_to_key = True
-            self.request_keyframe()
-            if (held := self._throttle("decode")) is not None:
-                log.warning("arriving frame did not decode; waiting for a keyframe",
-                            extra={"site": self.feed.name, "error": repr(error)[:200],
-                                   "since_last_line": held})
+        self.decode_errors += 1
+        self._skip_to_key = True
+        self.request_keyframe()
+        if (held := self._throttle("decode")) is not None:
+            log.warning("arriving frame did not decode; waiting for a keyframe",
+                        extra={"site": self.feed.name, "error": repr(error)[:200],
+                               "since_last_line": held})
+
+    def _deliver(self, frames: list[av.VideoFrame], local: bool, sample: bool) -> None:
+        """Decoded frames on the event loop: to the feed's pipeline and/or the audit."""
+        if self.closed:
             return
-        for image in fut.result():
-            if self._local():
+        for image in frames:
+            if local and self._local():
                 self.feed.take_frame(image)
-            if self.audit is not None and self.forwarding:
+            if sample and self.audit is not None and self.forwarding:
                 self.audit.offer(self, image)
-
-    def _decode(self, data: bytes) -> list[av.VideoFrame]:
-        """On the ingest thread: decode one frame (every frame: VP8 deltas need them)."""
-        frames: list[av.VideoFrame] = list(self._decoder.decode(av.Packet(data)))
-        return frames
 
     # keyframes --------------------------------------------------------------------------------
     def request_keyframe(self) -> None:
-        """Ask the partner for a keyframe (a PLI), at most every keyframe_min_interval_ms."""
+        """Ask the partner for a keyframe (a PLI), at most every keyframe_min_interval_ms: a
+        request within that time is kept and sent with a later arriving frame, unless a
+        keyframe arrives first (it serves every viewer)."""
+        self._pli_wanted = True
+        self._send_pli()
+
+    def _asked_recently(self, within_s: float = 2.0) -> bool:
+        """Whether this relay asked for a keyframe lately (its viewers, or its receiver
+        after a loss): such a keyframe is no sign that the partner's picture changed."""
+        buffer = getattr(self.receiver, "_RTCRtpReceiver__jitter_buffer", None)
+        last = max(self._last_pli, getattr(buffer, "last_pli_at", float("-inf")))
+        return time.monotonic() - last < within_s
+
+    def _send_pli(self) -> None:
         now = time.monotonic()
-        if self.closed or now - self._last_pli < self.feed.media.keyframe_min_interval_ms / 1000:
+        if (not self._pli_wanted or self.closed
+                or now - self._last_pli < self.feed.media.keyframe_min_interval_ms / 1000):
             return
-        self._last_pli = now
         active: dict[int, Any] = getattr(self.receiver, "_RTCRtpReceiver__active_ssrc", {})
         if not active:
             return
+        self._pli_wanted = False
+        self._last_pli = now
         ssrc = max(active, key=lambda s: active[s])
         self.plis += 1
         task = self._loop.create_task(self.receiver._send_rtcp_pli(ssrc))
         self.feed.own(task)
+
+    def set_partner_state(self, state: str) -> None:
+        if state != self.partner_state:
+            log.info("partner feed state", extra={"site": self.feed.name, "state": state})
+            self.partner_state = state
+            self.feed.wake()
 
     # modes ------------------------------------------------------------------------------------
     def go_local(self) -> None:
@@ -225,6 +269,7 @@ class RelayIngest:
             return
         self.mode = IngestMode.LOCAL
         self.since = time.time()
+        self.feed.drop_forwarded()  # what the viewers have not been sent yet: not at all
         self.feed.wake()
 
     def go_forward(self) -> None:
@@ -239,7 +284,7 @@ class RelayIngest:
         self.closed = True
         if self.audit is not None:
             self.audit.close()
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._work.put(None)  # the ingest thread ends after the frame it is decoding
 
     def snapshot(self) -> dict[str, Any]:
         return {
@@ -256,7 +301,20 @@ class RelayIngest:
             "keyframe_requests_sent": self.plis,
             "decode_errors": self.decode_errors,
             "size": list(self.size) if self.size else None,
+            "partner_state": self.partner_state,
+            "repair": self._repair_figures(),
         }
+
+    def _repair_figures(self) -> dict[str, int] | None:
+        """What the receiver's ``RepairingJitterBuffer`` gave up on (window.media.repair)."""
+        from .repair import PatientNacks, RepairingJitterBuffer
+
+        buffer = getattr(self.receiver, "_RTCRtpReceiver__jitter_buffer", None)
+        nacks = getattr(self.receiver, "_RTCRtpReceiver__nack_generator", None)
+        if not isinstance(buffer, RepairingJitterBuffer):
+            return None
+        return {"skips": buffer.skips, "frames_skipped": buffer.frames_skipped,
+                "nacked": nacks.nacked if isinstance(nacks, PatientNacks) else 0}
 
 
 def open_ingest(feed: Feed, pc: Any, track: Any, audit: Audit | None, session_id: str,

@@ -26,12 +26,14 @@ import urllib.parse
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import aiohttp
 from aiortc import RTCPeerConnection, RTCRtpSender
 
 from ..camera.publisher import WhipPublisher
 from ..config import Config, PrivacyMode, PushConfig
 from ..signalling.ice_servers import relay_ice_servers
 from .feed_track import FeedTrack
+from .source_state import StateReporter
 
 if TYPE_CHECKING:
     from .feed import Feed
@@ -71,6 +73,8 @@ class Push(WhipPublisher):
         self.packets_lost: int | None = None
         self.fraction_lost: float | None = None
         self._rate: tuple[float, int] | None = None
+        self._http: aiohttp.ClientSession | None = None
+        self.reporter = StateReporter()  # the feed's state, to a partner that asks for it
 
     # what may be pushed -----------------------------------------------------------------------
     def _privacy_ok(self) -> bool:
@@ -134,7 +138,18 @@ class Push(WhipPublisher):
         self._sender = None
         self._rate = None
 
+    async def _post(self, http: aiohttp.ClientSession, offer: str, pc: RTCPeerConnection
+                    ) -> Any:
+        self._http = http
+        result = await super()._post(http, offer, pc)
+        if result is None:  # the session is set up
+            self.reporter.start(self.location, self.links)
+        return result
+
     async def _last_report(self, sender: Any) -> Any:
+        """(Twice a second while connected.) Also tells the partner the feed's state."""
+        if self._http is not None:
+            await self.reporter.report(self._http, str(self.feed.state()), self._headers())
         stats = await sender.getStats()
         reports = [s for s in stats.values() if s.type == "remote-inbound-rtp"]
         for s in reports:
@@ -170,6 +185,7 @@ class Push(WhipPublisher):
             "last_status": self.last_status,
             "last_error": self.last_error,
             "held": self.held_reason,
+            "state_sent": self.reporter.sent if connected else None,
         }
 
 

@@ -9,8 +9,8 @@ picture (at 1.5 Mbit/s ≈ 3 s; at a slate's few packets a second, minutes). Onl
 drop the hole and send a PLI.
 
 ``RepairingJitterBuffer`` is the same buffer with a deadline: a frame still incomplete
-``wait_ms`` after a newer frame began to arrive (one NACK round trip on the link plus its
-jitter) is given up, as is at once a hole that no NACK can fill any more (older than
+``wait_ms`` after a newer frame began to arrive (a few NACK tries on the link, each a round
+trip plus its jitter) is given up, as is at once a hole that no NACK can fill any more (older than
 aiortc's NACK window). It drops the damaged frame, asks the sender for a keyframe (PLI,
 again every ``wait_ms`` until one comes) and holds back the frames until it (they reference
 the lost one: decoded they would be artifacts, forwarded the far viewers' too, and the audit
@@ -58,8 +58,15 @@ class RepairingJitterBuffer(JitterBuffer):
         self._keyframe_asked: float | None = None
         self.frames_skipped = 0
         self.skips = 0
+        self.last_pli_at = float("-inf")  # when this buffer last asked for a keyframe
 
     def add(self, packet: RtpPacket) -> tuple[bool, JitterFrame | None]:
+        pli, frame = self._add_held(packet)
+        if pli:
+            self.last_pli_at = time.monotonic()
+        return pli, frame
+
+    def _add_held(self, packet: RtpPacket) -> tuple[bool, JitterFrame | None]:
         pli, frame = self._add(packet)
         if pli:
             self._keyframe_asked = time.monotonic()

@@ -8,6 +8,7 @@ fragments; ``DELETE`` it to hang up; ``OPTIONS`` tells what is accepted.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import time
 from dataclasses import dataclass
@@ -15,10 +16,18 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from ..auth.guard import Guard, bearer_token
-from ..auth.roles import Permission
+from ..auth.roles import Permission, Role
 from ..auth.tokens import Grant
 from ..config import Config
-from ..errors import Forbidden, PreconditionFailed, Unauthorized, UnprocessableEntity
+from ..errors import (
+    BadRequest,
+    Conflict,
+    Forbidden,
+    PreconditionFailed,
+    Unauthorized,
+    UnprocessableEntity,
+)
+from ..media.source_state import parse_state, state_link
 from ..relay import Relay
 from ..web.remote import client_address
 from .body import read_offer, read_text
@@ -51,13 +60,16 @@ class Endpoint:
     def routes(self) -> list[web.RouteDef]:
         base = f"/{self.prefix}/{{site}}"
         session = base + "/{session}"
-        return [
+        routes = [
             web.post(base, self.post),
             web.options(base, self.options),
             web.patch(session, self.patch),
             web.delete(session, self.delete),
             web.options(session, self.options),
         ]
+        if self.kind is SessionKind.PUBLISHER:
+            routes.append(web.put(session + "/state", self.put_state))
+        return routes
 
     async def options(self, request: web.Request) -> web.Response:
         headers = {
@@ -111,7 +123,23 @@ class Endpoint:
                      "Accept-Patch": "application/trickle-ice-sdpfrag"},
         )
         self._add_links(response, grant)
+        if self.kind is SessionKind.PUBLISHER and grant.role is Role.RELAY:
+            response.headers.add("Link", state_link(session.path))  # window.media.source_state
         return response
+
+    async def put_state(self, request: web.Request) -> web.Response:
+        """A pushing relay tells the state of its feed (``window.media.source_state``)."""
+        session = self._owned_session(request)
+        ingest = self.relay.feed(request.match_info["site"]).ingest
+        if ingest is None or ingest.session_id != session.id:
+            raise Conflict("this session does not bring a relay's feed (any more)")
+        text = await read_text(request, "application/json", 1024)
+        try:
+            state = parse_state(json.loads(text))
+        except ValueError as e:  # json.JSONDecodeError is one
+            raise BadRequest(str(e)) from None
+        ingest.set_partner_state(state)
+        return web.Response(status=204, headers=CORS)
 
     async def _to_tier(self, site: str, offer: str, grant: Grant, remote: str
                        ) -> web.Response | None:

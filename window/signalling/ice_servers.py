@@ -63,6 +63,17 @@ def parse_links(values: list[str]) -> list[RTCIceServer]:
     return servers
 
 
+def link_targets(values: list[str], rel: str) -> list[str]:
+    """The targets of ``Link`` header values whose ``rel`` is ``rel`` (RFC 8288)."""
+    out: list[str] = []
+    for value in values:
+        for link in re.split(r",\s*(?=<)", value):
+            m = _LINK.match(link)
+            if m and {k.lower(): v for k, v in _PARAM.findall(m.group(2))}.get("rel") == rel:
+                out.append(m.group(1))
+    return out
+
+
 def turn_credentials(secret: str, subject: str, ttl_s: int, now: float | None = None
                      ) -> tuple[str, str]:
     expiry = int(now if now is not None else time.time()) + ttl_s
