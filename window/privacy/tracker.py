@@ -8,7 +8,12 @@ A detector misses a face now and then, and the expensive passes run only every f
 * ``boxes()``: where a face that moved may be by now: its box moved along its estimated
   velocity, stretched ``lead`` frames ahead and grown by ``drift`` sizes a frame unseen;
 * ``settle()``: what the motion layer sees at each anchor. Hidden faces (someone passes in
-  front) do not age; faces that walked on are let go.
+  front) do not age; faces that walked on are let go;
+* a face that stays where it was found and looks the same there (``look``, ``same``) does
+  not age either: a detector that found a face once (a head tilted, in shadow, at dusk)
+  may not find it again for minutes, and nothing moves there to cover it. It is held until
+  its place changes (the person leaves, turns or moves: then the motion layer has them) or
+  for ``LOOK_HOLD`` frames (10 minutes).
 
 A detection that takes over a track far from where it was seen and where it was heading
 leaves a *ghost* at the old place (a face that another one crossed may still be there).
@@ -18,6 +23,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 import numpy.typing as npt
 
@@ -33,6 +39,13 @@ VACATE_AFTER = 4
 # Fastest plausible motion, in box sizes per frame.
 MAX_STEP = 0.5
 
+# A face's place looks the same while its look (``look``) differs from the one taken when it
+# was found by at most this many grey levels on average; it is held so for at most
+# LOOK_HOLD frames.
+LOOK_SAME = 10.0
+LOOK_HOLD = 10 * 60 * 30
+LOOK_CELLS = 6
+
 # N×4 float32: x0, y0, x1, y1.
 Rects = npt.NDArray[np.float32]
 
@@ -46,6 +59,25 @@ class Track:
     unchecked: int = 0  # frames since it was last looked for (found or not)
     in_motion: bool = False  # something moved where it was when it was last detected
     hits: int = 1
+    # Its place (the anchor) when last found, LOOK_CELLS² mean colours; None: to be taken.
+    look: npt.NDArray[np.float32] | None = None
+    held_same: int = 0  # frames held since last found because its place looked the same
+    retake: bool = False  # the picture changed as a whole: take its look anew
+
+
+def look(image: npt.NDArray[np.uint8], box: npt.NDArray[np.float32]
+         ) -> npt.NDArray[np.float32] | None:
+    """What ``image`` shows in ``box`` (frame pixels), as LOOK_CELLS × LOOK_CELLS mean
+    colours: averaged over many pixels, sensor noise hardly moves it; a person leaving,
+    turning or stepping aside does. None for a box (nearly) outside the picture."""
+    h, w = image.shape[:2]
+    x0, y0 = max(0, int(box[0])), max(0, int(box[1]))
+    x1, y1 = min(w, int(np.ceil(box[2]))), min(h, int(np.ceil(box[3])))
+    if x1 - x0 < 4 or y1 - y0 < 4:
+        return None
+    cells = cv2.resize(np.ascontiguousarray(image[y0:y1, x0:x1]), (LOOK_CELLS, LOOK_CELLS),
+                       interpolation=cv2.INTER_AREA)
+    return np.asarray(cells, np.float32)
 
 
 def _scores(a: Rects, b: Rects) -> npt.NDArray[np.float32]:
@@ -148,7 +180,7 @@ class BoxTracker:
         self.tracks += ghosts
 
     def settle(self, *, hidden: npt.NDArray[np.bool_], vacated: npt.NDArray[np.bool_],
-               let_go: bool = True) -> None:
+               let_go: bool = True, same: npt.NDArray[np.bool_] | None = None) -> None:
         """Tell the tracker what the motion layer sees where each face was last seen.
 
         ``hidden``: something moves across it. The track does not age: a face that reappears
@@ -158,17 +190,55 @@ class BoxTracker:
         and has nothing moving where it was, has walked on (or turned away): its anchor is
         dropped when ``let_go`` (what moves is blurred anyway). Where it went, it moves. A
         face seen where nothing moved stays held.
+        ``same``: its place looks as it did when it was found (``same_place``): it stays
+        held, walked on or not.
         """
         keep = []
-        for t, hide, gone in zip(self.tracks, hidden, vacated, strict=True):
+        if same is None:
+            same = np.zeros(len(self.tracks), bool)
+        for t, hide, gone, kept in zip(self.tracks, hidden, vacated, same, strict=True):
             if t.age == 0:
                 t.in_motion = not gone
             elif hide:
                 t.age -= 1
+            elif kept:  # still there: held, not aged, not let go
+                t.age -= 1
+                keep.append(t)
+                continue
             walked_on = t.in_motion and t.unchecked < t.age
             if not (let_go and gone and t.age >= VACATE_AFTER and walked_on):
                 keep.append(t)
         self.tracks = keep
+
+    def same_place(self, image: npt.NDArray[np.uint8]) -> npt.NDArray[np.bool_]:
+        """Per track: does its place look as it did when it was last found? Takes the look
+        of every track found in this frame (or after ``forget_looks``). A ghost has none:
+        where a face was before another took its track is held only as long as ever."""
+        out = np.zeros(len(self.tracks), bool)
+        for i, (t, box) in enumerate(zip(self.tracks, self.anchors(), strict=True)):
+            now = look(image, box)
+            if t.age == 0 or t.retake:
+                t.look, t.held_same, t.retake = now, 0, False
+                continue
+            if now is None or t.look is None or now.shape != t.look.shape:
+                continue
+            if (float(np.abs(now - t.look).mean()) <= LOOK_SAME
+                    and t.held_same < LOOK_HOLD):
+                t.held_same += 1
+                out[i] = True
+        return out
+
+    def keep_same(self, same: npt.NDArray[np.bool_]) -> None:
+        """Tracks whose place looks the same do not age this frame (``settle`` does this
+        too, with the motion layer's view)."""
+        for t, kept in zip(self.tracks, same, strict=True):
+            if kept and t.age > 0:
+                t.age -= 1
+
+    def forget_looks(self) -> None:
+        """The picture changed as a whole: every held face's look is taken anew."""
+        for t in self.tracks:
+            t.look, t.retake = None, True
 
     def anchors(self) -> Rects:
         """Where every held face was last detected, enlarged by ``margin``: a face that has
