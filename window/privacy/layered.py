@@ -114,7 +114,8 @@ class LayeredFilter:
                                        coarse_every=self.cfg.detect_every,
                                        sweep_widths=self.cfg.sweep_widths,
                                        tile_px=self.cfg.tile_px,
-                                       sweep_angles=self.cfg.sweep_angles)
+                                       sweep_angles=self.cfg.sweep_angles,
+                                       turned_score=self.cfg.face_threshold)
         except Exception as e:  # fail closed: never ready, the stage pixelates whole
             self.load_error = e
             log.exception("face detector failed to load")
@@ -162,7 +163,7 @@ class LayeredFilter:
             swept = scanner.first_sweep(image, self.cfg.first_sweep_ms / 1000)
             self.faces.update(swept[:, :4])
             # Faces found stay held while the sweep goes on where they stand unchanged.
-            self.faces.keep_same(self.faces.same_place(image))
+            self.faces.keep_same(self.faces.same_place(image, first=True))
             # A face that large is held after the sweep. (Not moving regions: the background
             # model has only begun to learn.)
             if self._closeup(swept, regions[:0], w * h):

@@ -39,12 +39,15 @@ VACATE_AFTER = 4
 # Fastest plausible motion, in box sizes per frame.
 MAX_STEP = 0.5
 
-# A face's place looks the same while its look (``look``) differs from the one taken when it
-# was found by at most this many grey levels on average; it is held so for at most
-# LOOK_HOLD frames.
-LOOK_SAME = 10.0
+# A face's place looks the same while no cell of its look (``look``) differs from the one
+# taken when it was found by more than this many grey levels (mean of the channels): the
+# face is a third of its anchor, so an average over all cells would hardly notice it leave.
+# It is held so for at most LOOK_HOLD frames.
+LOOK_SAME = 12.0
 LOOK_HOLD = 10 * 60 * 30
 LOOK_CELLS = 6
+# ...if it was found in a first sweep or this many times.
+LOOK_HITS = 2
 
 # N×4 float32: x0, y0, x1, y1.
 Rects = npt.NDArray[np.float32]
@@ -63,6 +66,7 @@ class Track:
     look: npt.NDArray[np.float32] | None = None
     held_same: int = 0  # frames held since last found because its place looked the same
     retake: bool = False  # the picture changed as a whole: take its look anew
+    first: bool = False  # found during a first sweep
 
 
 def look(image: npt.NDArray[np.uint8], box: npt.NDArray[np.float32]
@@ -210,22 +214,32 @@ class BoxTracker:
                 keep.append(t)
         self.tracks = keep
 
-    def same_place(self, image: npt.NDArray[np.uint8]) -> npt.NDArray[np.bool_]:
+    def same_place(self, image: npt.NDArray[np.uint8], *, first: bool = False
+                   ) -> npt.NDArray[np.bool_]:
         """Per track: does its place look as it did when it was last found? Takes the look
-        of every track found in this frame (or after ``forget_looks``). A ghost has none:
-        where a face was before another took its track is held only as long as ever."""
+        of every track found in this frame (or after ``forget_looks``) that was found in a
+        first sweep (``first``: someone there since the picture began) or found again
+        (``LOOK_HITS``): a pattern on a wall the detector took for a face once is held only
+        as long as ever. A ghost has none either."""
         out = np.zeros(len(self.tracks), bool)
         for i, (t, box) in enumerate(zip(self.tracks, self.anchors(), strict=True)):
-            now = look(image, box)
+            if first and t.age == 0:
+                t.first = True
             if t.age == 0 or t.retake:
-                t.look, t.held_same, t.retake = now, 0, False
+                ok = t.first or t.hits >= LOOK_HITS
+                t.look, t.held_same, t.retake = (look(image, box) if ok else None), 0, False
                 continue
-            if now is None or t.look is None or now.shape != t.look.shape:
+            if t.look is None:
                 continue
-            if (float(np.abs(now - t.look).mean()) <= LOOK_SAME
+            now = look(image, box)
+            if now is None or now.shape != t.look.shape:
+                continue
+            if (float(np.abs(now - t.look).mean(axis=2).max()) <= LOOK_SAME
                     and t.held_same < LOOK_HOLD):
                 t.held_same += 1
                 out[i] = True
+                # Still where it was found: its box stays there, it does not coast on.
+                t.box, t.velocity = t.seen.copy(), np.zeros(2, np.float32)
         return out
 
     def keep_same(self, same: npt.NDArray[np.bool_]) -> None:
