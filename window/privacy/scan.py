@@ -20,7 +20,10 @@ Each step costs about the same (≈ 10 ms at 720p on one core), so the per-frame
 CenterFace finds heads tilted up to ≈ 30°; a head tilted further (leaning on a shoulder,
 looking down at a phone) it misses, whatever its size. So the sweep goes over every tile
 once upright and once turned by each of ``sweep_angles`` (±35°: heads tilted ≈ 10–70°), and
-the boxes found turned are turned back (their upright bounding box). A face found once is
+the boxes found turned are turned back (upright boxes around the face's ellipse). The first
+sweep searches every tile, upright and turned, before the picture shows; afterwards half
+the turned tiles follow each pass of the upright ones, so an upright tile comes round
+every ≈ 124 steps, not 171. A face found once is
 held while it stays where it was and looks the same (``tracker``), so one find is enough.
 Dark crops (dusk, a face in shadow) are brightened (gamma ½) before the detector sees them:
 it finds more faces in them, and nothing changes for crops of ordinary brightness.
@@ -74,6 +77,20 @@ def sweep_tiles(w: int, h: int, widths: list[int], tile: int,
     return upright + turned
 
 
+def sweep_cycle(tiles: list[Tile]) -> list[Tile]:
+    """The steady order of ``tiles`` (``sweep_tiles``'s): after each pass of the upright
+    ones, the next half of the turned ones."""
+    upright = [t for t in tiles if not t.angle]
+    turned = [t for t in tiles if t.angle]
+    if not turned:
+        return upright
+    k = max(1, -(-len(turned) // 2))
+    out: list[Tile] = []
+    for i in range(0, len(turned), k):
+        out += upright + turned[i:i + k]
+    return out
+
+
 def _upright_tiles(w: int, h: int, widths: list[int], tile: int) -> list[Tile]:
     levels: list[list[Tile]] = []
     finest = max(widths, default=0)
@@ -119,8 +136,10 @@ class FaceScanner:
         self.sweep_angles = list(sweep_angles or [])
         self.tile_px = tile_px
         self._size: tuple[int, int] = (0, 0)
-        self._tiles: list[Tile] = []
+        self._tiles: list[Tile] = []  # the first sweep's order: every tile once
+        self._cycle: list[Tile] = []  # the order afterwards (``sweep_cycle``)
         self._next_tile = 0
+        self._next_cycle = 0
         self._frame = 0
         self._last_check = -(10**9)
         self._motion_turn = False
@@ -157,11 +176,18 @@ class FaceScanner:
             return self._in_motion(image, moving, held)
         if not self._tiles:
             return self.detector.detect(image, self.coarse_width)
-        t = self._tiles[self._next_tile]
-        self._next_tile += 1
-        if self._next_tile == len(self._tiles):
-            self._next_tile = 0
-            self.sweeps += 1
+        if not self.swept:  # (a scanner used without ``first_sweep``)
+            t = self._tiles[self._next_tile]
+            self._next_tile += 1
+            if self._next_tile == len(self._tiles):
+                self._next_tile, self._next_cycle = 0, 0
+                self.sweeps += 1
+        else:
+            t = self._cycle[self._next_cycle]
+            self._next_cycle += 1
+            if self._next_cycle == len(self._cycle):
+                self._next_cycle = 0
+                self.sweeps += 1
         return self._detect_in(image, t.x0, t.y0, t.x1, t.y1, t.width, t.angle)
 
     def _fit(self, w: int, h: int) -> None:
@@ -170,13 +196,14 @@ class FaceScanner:
             self._size = (w, h)
             self._tiles = sweep_tiles(w, h, self.sweep_widths, self.tile_px,
                                       self.sweep_angles)
-            self._next_tile = 0
+            self._cycle = sweep_cycle(self._tiles)
+            self._next_tile, self._next_cycle = 0, 0
             self.sweeps = 0
 
     def restart(self) -> None:
         """The picture changed as a whole: every tile is to be searched again before the
         picture is trusted (``swept`` is False until then)."""
-        self._next_tile = 0
+        self._next_tile, self._next_cycle = 0, 0
         self.sweeps = 0
 
     @property
@@ -200,7 +227,7 @@ class FaceScanner:
             found.append(self._detect_in(image, t.x0, t.y0, t.x1, t.y1, t.width, t.angle))
             self._next_tile += 1
             if self._next_tile == len(self._tiles):
-                self._next_tile = 0
+                self._next_tile, self._next_cycle = 0, 0
                 self.sweeps += 1
             if time.perf_counter() >= deadline:
                 break
@@ -258,7 +285,7 @@ class FaceScanner:
     def _detect_turned(self, crop: Image, width: int, angle: float) -> Boxes:
         """Detection in ``crop`` scaled to ``width`` and turned by ``angle`` degrees about
         its centre (same size: its corners are cut, the overlapping tiles see them); each box
-        turned back, as the upright box around its four corners, in pixels of ``crop``."""
+        turned back (the upright box around the ellipse it holds), in pixels of ``crop``."""
         ch, cw = crop.shape[:2]
         k = width / cw if width > 0 else 1.0
         sw, sh = max(1, round(cw * k)), max(1, round(ch * k))
@@ -279,12 +306,17 @@ class FaceScanner:
         boxes = boxes[inside]
         if not len(boxes):
             return no_boxes()
+        # Turned back: the centre exactly; the size as the upright box around the ellipse
+        # the box holds (a face is round: the box's corners are hair and background, and the
+        # box around its four corners would be up to 1.4 times as wide).
         back = cv2.invertAffineTransform(m)
-        xs = boxes[:, [0, 2, 2, 0]]
-        ys = boxes[:, [1, 1, 3, 3]]
-        bx = back[0, 0] * xs + back[0, 1] * ys + back[0, 2]
-        by = back[1, 0] * xs + back[1, 1] * ys + back[1, 2]
-        out = np.stack([bx.min(1), by.min(1), bx.max(1), by.max(1), boxes[:, 4]], axis=1)
+        cx, cy = (boxes[:, 0] + boxes[:, 2]) / 2, (boxes[:, 1] + boxes[:, 3]) / 2
+        bx = back[0, 0] * cx + back[0, 1] * cy + back[0, 2]
+        by = back[1, 0] * cx + back[1, 1] * cy + back[1, 2]
+        a, b = (boxes[:, 2] - boxes[:, 0]) / 2, (boxes[:, 3] - boxes[:, 1]) / 2
+        c, s = abs(np.cos(np.radians(angle))), abs(np.sin(np.radians(angle)))
+        hw, hh = np.hypot(a * c, b * s), np.hypot(a * s, b * c)
+        out = np.stack([bx - hw, by - hh, bx + hw, by + hh, boxes[:, 4]], axis=1)
         out[:, :4] /= k
         np.clip(out[:, 0:4:2], 0, cw, out=out[:, 0:4:2])
         np.clip(out[:, 1:4:2], 0, ch, out=out[:, 1:4:2])
