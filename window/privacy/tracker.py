@@ -220,7 +220,9 @@ class BoxTracker:
         of every track found in this frame (or after ``forget_looks``) that was found in a
         first sweep (``first``: someone there since the picture began) or found again
         (``LOOK_HITS``): a pattern on a wall the detector took for a face once is held only
-        as long as ever. A ghost has none either."""
+        as long as ever. A ghost has none either. Only a face that has not moved (no
+        velocity) is held so: a walker's place may look the same for a frame or two while
+        the walker is already leaving it, and its box has to coast on with them."""
         out = np.zeros(len(self.tracks), bool)
         for i, (t, box) in enumerate(zip(self.tracks, self.anchors(), strict=True)):
             if first and t.age == 0:
@@ -234,7 +236,8 @@ class BoxTracker:
             now = look(image, box)
             if now is None or now.shape != t.look.shape:
                 continue
-            if (float(np.abs(now - t.look).mean(axis=2).max()) <= LOOK_SAME
+            if (not t.velocity.any()
+                    and float(np.abs(now - t.look).mean(axis=2).max()) <= LOOK_SAME
                     and t.held_same < LOOK_HOLD):
                 t.held_same += 1
                 out[i] = True
