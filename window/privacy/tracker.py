@@ -39,15 +39,17 @@ VACATE_AFTER = 4
 # Fastest plausible motion, in box sizes per frame.
 MAX_STEP = 0.5
 
-# A face's place looks the same while no cell of its look (``look``) differs from the one
-# taken when it was found by more than this many grey levels (mean of the channels): the
-# face is a third of its anchor, so an average over all cells would hardly notice it leave.
+# A face's place looks the same while no cell of its look (``look``: its box when found)
+# differs from the one taken then by more than this many grey levels (the channels' mean
+# difference: noise averages out, a face leaving does not): an average over all cells would
+# hardly notice a small face leave its box.
 # It is held so for at most LOOK_HOLD frames.
 LOOK_SAME = 12.0
 LOOK_HOLD = 10 * 60 * 30
 LOOK_CELLS = 6
-# ...if it was found in a first sweep or this many times.
-LOOK_HITS = 2
+# ...if it was found in a first sweep or has walked, and now moves at most this many box
+# sizes a frame (a walker: 0.06–0.3).
+STILL_SPEED = 0.03
 
 # N×4 float32: x0, y0, x1, y1.
 Rects = npt.NDArray[np.float32]
@@ -62,11 +64,12 @@ class Track:
     unchecked: int = 0  # frames since it was last looked for (found or not)
     in_motion: bool = False  # something moved where it was when it was last detected
     hits: int = 1
-    # Its place (the anchor) when last found, LOOK_CELLS² mean colours; None: to be taken.
+    # Its box when last found, LOOK_CELLS² mean colours; None: none taken (or to be taken).
     look: npt.NDArray[np.float32] | None = None
     held_same: int = 0  # frames held since last found because its place looked the same
     retake: bool = False  # the picture changed as a whole: take its look anew
     first: bool = False  # found during a first sweep
+    walked: bool = False  # it has moved (walked in) between two detections
 
 
 def look(image: npt.NDArray[np.uint8], box: npt.NDArray[np.float32]
@@ -179,6 +182,8 @@ class BoxTracker:
             if speed > MAX_STEP * size:
                 step = step * (MAX_STEP * size / speed)
             t.velocity = (0.5 * t.velocity + 0.5 * step).astype(np.float32)
+            if float(np.hypot(*step)) > STILL_SPEED * size:
+                t.walked = True
             t.box, t.seen, t.age, t.hits = d.copy(), d.copy(), 0, t.hits + 1
             t.unchecked = 0
         self.tracks += ghosts
@@ -218,17 +223,20 @@ class BoxTracker:
                    ) -> npt.NDArray[np.bool_]:
         """Per track: does its place look as it did when it was last found? Takes the look
         of every track found in this frame (or after ``forget_looks``) that was found in a
-        first sweep (``first``: someone there since the picture began) or found again
-        (``LOOK_HITS``): a pattern on a wall the detector took for a face once is held only
-        as long as ever. A ghost has none either. Only a face that has not moved (no
-        velocity) is held so: a walker's place may look the same for a frame or two while
+        first sweep (``first``: someone there since the picture began) or has moved between
+        two detections (``walked``: someone who walked in): a pattern on a wall the detector
+        takes for a face now and then never moves, and is held only as long as ever. A ghost has none either. Only a face that has hardly moved
+        (``STILL_SPEED``; two tiles' boxes of one face differ a little) is held so: a walker's place may look the same for a frame or two while
         the walker is already leaving it, and its box has to coast on with them."""
         out = np.zeros(len(self.tracks), bool)
-        for i, (t, box) in enumerate(zip(self.tracks, self.anchors(), strict=True)):
+        for i, t in enumerate(self.tracks):
+            # The face's own box: someone passing behind a person changes the street around
+            # their face, not the face (the anchor's margin would let it go then).
+            box = t.seen
             if first and t.age == 0:
                 t.first = True
             if t.age == 0 or t.retake:
-                ok = t.first or t.hits >= LOOK_HITS
+                ok = t.first or t.walked
                 t.look, t.held_same, t.retake = (look(image, box) if ok else None), 0, False
                 continue
             if t.look is None:
@@ -236,8 +244,9 @@ class BoxTracker:
             now = look(image, box)
             if now is None or now.shape != t.look.shape:
                 continue
-            if (not t.velocity.any()
-                    and float(np.abs(now - t.look).mean(axis=2).max()) <= LOOK_SAME
+            size = max(1.0, float(t.seen[2] - t.seen[0]))
+            if (float(np.hypot(*t.velocity)) <= STILL_SPEED * size
+                    and float(np.abs((now - t.look).mean(axis=2)).max()) <= LOOK_SAME
                     and t.held_same < LOOK_HOLD):
                 t.held_same += 1
                 out[i] = True
