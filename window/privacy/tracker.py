@@ -173,6 +173,11 @@ class BoxTracker:
             # is not motion.
             if float(np.hypot(*shift)) < 0.2 * float(max(d[2] - d[0], d[3] - d[1])):
                 shift = np.zeros(2, np.float32)
+            # A face held because its place looked the same has not moved: found again in
+            # its box (by another tile, a part of it), it is the same face standing there.
+            cx, cy = (d[0] + d[2]) / 2, (d[1] + d[3]) / 2
+            if t.held_same and t.seen[0] <= cx <= t.seen[2] and t.seen[1] <= cy <= t.seen[3]:
+                shift = np.zeros(2, np.float32)
             step = shift / max(1, t.age)
             # A person's face moves at most about a third of its width a frame (walking past
             # at 1.4 m/s, 30 fps): a faster step is a detection of someone else, and must
