@@ -138,6 +138,10 @@ class PrivacyConfig:
     # change of the whole picture) the whole frame is pixelated and up to this many
     # milliseconds a frame go to the sweep.
     first_sweep_ms: int = 40
+    # A picture whose 1st and 99th brightness percentiles are fewer than this many grey
+    # levels apart (white-out fog, fog at dusk) is pixelated whole: nobody in it can be told
+    # from the street, by the motion layer or the face detector (0: never).
+    min_contrast: float = 24.0
     # A face stays blurred where it was last seen, in a box enlarged by `box_margin` of its
     # size on each side, for `hold_frames` frames (longer while someone passes in front;
     # shorter once it has walked on). Where it may have walked meanwhile (its box moved

@@ -84,6 +84,7 @@ class LayeredFilter:
         self.scanner: FaceScanner | None = None
         self.load_error: BaseException | None = None
         self._closeup_left = 0
+        self._low_contrast = False
         self._ready = threading.Event()
         self._loaded = threading.Event()  # set when loading ended, also on failure
         self._closed = False
@@ -153,11 +154,19 @@ class LayeredFilter:
             self._size = (w, h)
         if change:
             self.restart(change)
+        # A picture with almost no contrast: neither the motion layer nor the face detector
+        # can see anyone in it. Whole, until it has clearly more (hysteresis).
+        floor = self.cfg.min_contrast * (1.25 if self._low_contrast else 1.0)
+        self._low_contrast = self.motion.contrast < floor
         grid = self._grid_for(w, h)
         # The motion and stopped-people layers follow every frame, the first sweep's too.
         moving = self._moving_cells(grid)
         stopped = (self.still.update(grey, grid, self._new_cells(grid))
                    if self.blur_motion and grey is not None else None)
+        if self._low_contrast:
+            return FilterResult(pixelate_whole(image, self._whole_block()),
+                                faces=len(self.faces.tracks), regions=len(regions),
+                                blurred_share=1.0, whole=True, whole_reason="low-contrast")
         if not scanner.swept:
             # Until every tile has been searched once, nobody in view is known yet.
             swept = scanner.first_sweep(image, self.cfg.first_sweep_ms / 1000)

@@ -13,6 +13,10 @@ held. Without it a
 figure in fog differs from the street behind it by less than MOG2's threshold. The
 stretched small picture (``small``, ``grey``) is what the other layers look at, too.
 
+Below a floor no stretch helps (white-out fog at dusk: a whole picture within ≈ 10 grey
+levels, a figure within 2 or 3 of the street): ``contrast`` tells the filter, which then
+pixelates the picture whole.
+
 A second cue does not learn at all: in low contrast, the difference to the picture
 ``DIFF_LAG`` frames ago, above a threshold set by the picture's own noise. MOG2 misses faint
 figures in low contrast; a moving face's edges still differ from where they were a few
@@ -65,6 +69,8 @@ class MotionDetector:
         self._range: tuple[float, float] | None = None
         self.drifted = False  # the picture's range left the stretch: restart, please
         self._recent: list[npt.NDArray[np.uint8]] = []  # the last DIFF_LAG grey pictures
+        # Grey levels between the 1st and 99th percentile of the last picture.
+        self.contrast = 255.0
 
     def _model(self) -> cv2.BackgroundSubtractorMOG2:
         return cv2.createBackgroundSubtractorMOG2(history=self.history,
@@ -111,6 +117,8 @@ class MotionDetector:
         sh = max(1, round(h * sw / w))
         small = shrink(image, sw, sh)
         raw = np.asarray(cv2.cvtColor(small, cv2.COLOR_BGR2GRAY), np.uint8)
+        lo, hi = (float(v) for v in np.percentile(raw[::3, ::3], (1, 99)))
+        self.contrast = hi - lo
         small, self.grey, gain = self._stretch(small, raw)
         self.small = small
         if self.frames == 0 and gain > 1.0:
