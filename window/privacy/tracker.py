@@ -230,9 +230,11 @@ class BoxTracker:
         of every track found in this frame (or after ``forget_looks``) that was found in a
         first sweep (``first``: someone there since the picture began) or has moved between
         two detections (``walked``: someone who walked in): a pattern on a wall the detector
-        takes for a face now and then never moves, and is held only as long as ever. A ghost has none either. Only a face that has hardly moved
-        (``STILL_SPEED``; two tiles' boxes of one face differ a little) is held so: a walker's place may look the same for a frame or two while
-        the walker is already leaving it, and its box has to coast on with them."""
+        takes for a face now and then never moves, and is held only as long as ever. A
+        ghost has none either. Only a face that hardly moves (``STILL_SPEED``: two tiles'
+        boxes of one face differ a little) is held so: a walker's place may look the same
+        for a frame or two while the walker is already leaving it, and its box has to coast
+        on with them. Its box then stays where it was found."""
         out = np.zeros(len(self.tracks), bool)
         for i, t in enumerate(self.tracks):
             # The face's own box: someone passing behind a person changes the street around
