@@ -6,6 +6,8 @@ here set ``pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="mo
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -27,10 +29,16 @@ async def browser() -> AsyncIterator[Browser]:
         if os.environ.get("CI") or os.environ.get("WINDOW_TEST_ALL"):
             pytest.fail(f"no Chromium at {CHROMIUM}: .ci/run installs Debian's chromium")
         pytest.skip(f"no Chromium at {CHROMIUM}")
-    async with async_playwright() as pw:
+    pw = await async_playwright().start()
+    try:
         b = await pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
         yield b
-        await b.close()
+    finally:
+        # Bounded: on a loaded machine Chromium's or the driver's exit has hung the module's
+        # teardown until pytest-timeout (once, at 300 s). Leftover processes end with pytest.
+        for done in (lambda: b.close(), pw.stop):
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(done(), 20)
 
 
 @pytest_asyncio.fixture(loop_scope="module")
