@@ -203,29 +203,3 @@ def test_a_large_face_walking_in_at_the_side_is_coarsely_pixelated_from_its_firs
             kept.append(detail_kept(frame_, r.image, cut, 120))
     assert len(kept) > 20
     assert max(kept) < 0.5, [round(k, 2) for k in kept]
-
-
-def test_two_who_stop_one_behind_the_other_stay_covered() -> None:
-    """Two people walk in one behind the other and stop side by side: the second walks on
-    beside the first for 0.8 s after the first has stopped, about as long as the background
-    model takes to take the first in. Both stay covered while they stand
-    there (the walker beside the first holds off their stopping; it must not start it
-    over)."""
-    bg = background(W, H, 0)
-    flt = people_filter()
-    first_sweep(flt, bg)
-    pair = [walker(k, 24, -60.0 - 40 * k, 140.0 + 12 * k) for k in range(2)]
-    stop_at = (200.0, 256.0)  # the second stops 24 frames after the first
-    kept: list[list[float]] = [[], []]
-    for i in range(60 + 30 * 30):
-        for p, x in zip(pair, stop_at, strict=True):
-            p.x = min(x, p.x + 4)
-        img, bodies = frame(bg, pair)
-        r = flt.apply(img.copy())
-        if i >= 90 and i % 15 == 0:
-            for k, body in enumerate(bodies):
-                kept[k].append(detail_kept(img, r.image, body, 24))
-    assert all(p.x == x for p, x in zip(pair, stop_at, strict=True))
-    worst = [round(max(k), 2) for k in kept]
-    assert max(worst) < 0.5, worst
-

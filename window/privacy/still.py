@@ -102,11 +102,7 @@ class StoppedCells:
         # Something new that changes (a walker) beside a cell: what is revealed behind a
         # walker is not someone who stopped, however new it is to the background model.
         walking = cv2.dilate((fg & ~still).view(np.uint8), self._near) > 0
-        # Frames new and unchanged in a row, whether someone walks beside or not: the model
-        # takes a stopped person in within a second (at its fastest, 1 / 120: ≈ 13 frames),
-        # and one of a group who stop side by side would not stop if a neighbour still
-        # walking beside them started the count over. Beside a walker they do not stop yet.
-        self._stable = np.where(still & fg, self._stable + 1, 0)
+        self._stable = np.where(still & fg & ~walking, self._stable + 1, 0)
         self._calm = np.where(still & ~fg, self._calm + 1, 0)
         prev = self.stopped > 0
         # Right after a start nothing has been calm for long: a moment will do (it may be a
@@ -123,8 +119,7 @@ class StoppedCells:
         # A cell never seen calm (someone stood there from the first frame) has no "before":
         # nobody walked in there, so nobody stopped there either (the face sweep's job).
         back = _distance(feat, self._before) <= differ
-        stops = ((self._stable >= self.stable_frames) & ~walking & ~prev & self._known
-                 & ~back)
+        stops = (self._stable >= self.stable_frames) & ~prev & self._known & ~back
         self._look[stops] = feat[stops]
         same = _distance(feat, self._look) <= differ
         held = (prev | stops) & same
