@@ -10,15 +10,17 @@ model) so that minutes of video run in seconds.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 import numpy.typing as npt
-from degrade import _body, _composite, detail_kept
+from degrade import Clip, _body, _composite, detail_kept
 from scenes import background, faces
 
 from window.config import PrivacyConfig, PrivacyMode, SiteConfig
+from window.privacy import layered
 from window.privacy.faces import Boxes, FaceDetector, no_boxes
 from window.privacy.layered import LayeredFilter
 from window.privacy.pixelate import Image
@@ -203,3 +205,38 @@ def test_a_large_face_walking_in_at_the_side_is_coarsely_pixelated_from_its_firs
             kept.append(detail_kept(frame_, r.image, cut, 120))
     assert len(kept) > 20
     assert max(kept) < 0.5, [round(k, 2) for k in kept]
+
+
+class SlowNoFaces(NoFaces):
+    """Finds nothing, in 5 ms a search: the first sweep then lasts ≈ 20 frames, as the real
+    detector's sweep of upright and turned tiles does."""
+
+    def detect(self, image: Image, width: int = 0) -> Boxes:
+        time.sleep(0.005)
+        return no_boxes()
+
+
+def stopped_exposed(fast_frames: int) -> int:
+    layered.FAST_FRAMES, before = fast_frames, layered.FAST_FRAMES
+    try:
+        flt = LayeredFilter(PrivacyMode.PEOPLE, PrivacyConfig(), SiteConfig(),
+                            detector=lambda cfg: SlowNoFaces(), background=False)
+        exposed = 0
+        for i, (img, truths) in enumerate(Clip(seed=8, conditions=("stopped",), frames=150)):
+            r = flt.apply(img.copy())
+            if i % 5 == 0 and not r.whole:
+                exposed += sum(detail_kept(img, r.image, t.body, t.px) >= 0.5
+                               for t in truths if t.stopped)
+        return exposed
+    finally:
+        layered.FAST_FRAMES = before
+
+
+def test_people_who_stop_during_a_long_first_sweep_are_not_learnt_as_background() -> None:
+    """Six people walk in at the sides and stop within the first second, while the first
+    sweep still pixelates the picture. The background model learns fast only for its first
+    frames (``FAST_FRAMES``), not for the whole sweep: learning fast that long, it took many
+    of them in before the stopped-people layer saw them stand."""
+    unbounded = stopped_exposed(10**9)
+    bounded = stopped_exposed(layered.FAST_FRAMES)
+    assert bounded <= 0.75 * unbounded, (bounded, unbounded)

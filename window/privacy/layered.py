@@ -60,6 +60,9 @@ def _default_detector(cfg: PrivacyConfig) -> FaceDetector:
                       small_threshold=cfg.small_face_threshold)
 
 
+# Frames the background model learns at its own fast pace after a (re)start.
+FAST_FRAMES = 12
+
 class LayeredFilter:
     def __init__(self, mode: PrivacyMode, cfg: PrivacyConfig, site: SiteConfig, *,
                  detector: Callable[[PrivacyConfig], FaceDetector] = _default_detector,
@@ -141,9 +144,12 @@ class LayeredFilter:
         held = np.array([[*t.box, t.unchecked] for t in self.faces.tracks],
                         np.float32).reshape(-1, 5)
         # While the first sweep pixelates the whole picture, the background model learns at
-        # its own fast pace (who was standing where when it began is gone from it sooner);
-        # afterwards no faster than 1 / FASTEST.
-        self.motion.slow = scanner.swept
+        # its own fast pace (who was standing where when it began is gone from it sooner),
+        # for FAST_FRAMES at most; afterwards no faster than 1 / FASTEST. (A sweep of
+        # turned tiles lasts ≈ 25 frames: learning fast that long, the model took in people
+        # who walked in and stopped in the first second, before the stopped-people layer
+        # saw them stand.)
+        self.motion.slow = scanner.swept or self.motion.frames >= FAST_FRAMES
         regions = self.motion.detect(image)
         grey = self.motion.grey
         change = self.change.check(grey) if grey is not None else ""
