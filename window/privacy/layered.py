@@ -63,6 +63,7 @@ def _default_detector(cfg: PrivacyConfig) -> FaceDetector:
 # Frames the background model learns at its own fast pace after a (re)start.
 FAST_FRAMES = 12
 
+
 class LayeredFilter:
     def __init__(self, mode: PrivacyMode, cfg: PrivacyConfig, site: SiteConfig, *,
                  detector: Callable[[PrivacyConfig], FaceDetector] = _default_detector,

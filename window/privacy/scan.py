@@ -23,8 +23,8 @@ once upright and once turned by each of ``sweep_angles`` (±35°: heads tilted �
 the boxes found turned are turned back (upright boxes around the face's ellipse). The first
 sweep searches every tile, upright and turned, before the picture shows; afterwards half
 the turned tiles follow each pass of the upright ones, so an upright tile comes round
-every ≈ 124 steps, not 171. A face found once is
-held while it stays where it was and looks the same (``tracker``), so one find is enough.
+every ≈ 124 steps, not 171. A face found once is held while it stays where it was and
+looks the same (``tracker``), so one find is enough.
 Dark crops (dusk, a face in shadow) are brightened (gamma ½) before the detector sees them:
 it finds more faces in them, and nothing changes for crops of ordinary brightness.
 """
@@ -176,19 +176,23 @@ class FaceScanner:
             return self._in_motion(image, moving, held)
         if not self._tiles:
             return self.detector.detect(image, self.coarse_width)
-        if not self.swept:  # (a scanner used without ``first_sweep``)
-            t = self._tiles[self._next_tile]
-            self._next_tile += 1
-            if self._next_tile == len(self._tiles):
-                self._next_tile, self._next_cycle = 0, 0
-                self.sweeps += 1
-        else:
-            t = self._cycle[self._next_cycle]
-            self._next_cycle += 1
-            if self._next_cycle == len(self._cycle):
-                self._next_cycle = 0
-                self.sweeps += 1
+        t = self._advance()
         return self._detect_in(image, t.x0, t.y0, t.x1, t.y1, t.width, t.angle)
+
+    def _advance(self) -> Tile:
+        """The next tile: in the first sweep's order until every tile has been searched
+        once (also for a scanner used without ``first_sweep``), then in the cycle's."""
+        if self.swept:
+            t = self._cycle[self._next_cycle]
+            self._next_cycle = (self._next_cycle + 1) % len(self._cycle)
+            self.sweeps += self._next_cycle == 0
+            return t
+        t = self._tiles[self._next_tile]
+        self._next_tile = (self._next_tile + 1) % len(self._tiles)
+        if self._next_tile == 0:
+            self._next_cycle = 0
+            self.sweeps += 1
+        return t
 
     def _fit(self, w: int, h: int) -> None:
         """A new frame size starts a new sweep."""
@@ -223,12 +227,8 @@ class FaceScanner:
         deadline = time.perf_counter() + budget_s
         found = [self.detector.detect(image, self.coarse_width)] if self._next_tile == 0 else []
         while not self.swept:
-            t = self._tiles[self._next_tile]
+            t = self._advance()
             found.append(self._detect_in(image, t.x0, t.y0, t.x1, t.y1, t.width, t.angle))
-            self._next_tile += 1
-            if self._next_tile == len(self._tiles):
-                self._next_tile, self._next_cycle = 0, 0
-                self.sweeps += 1
             if time.perf_counter() >= deadline:
                 break
         return np.concatenate(found) if found else no_boxes()
