@@ -3,6 +3,8 @@ reference detector (full resolution) finds no face where it found one before."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pytest
 from conftest import leaks
@@ -11,6 +13,7 @@ from scenes import background, faces, paste
 from window.camera.scene import TestScene
 from window.config import PrivacyConfig, PrivacyMode, SiteConfig
 from window.privacy.faces import CenterFace
+from window.privacy.filter import FilterResult
 from window.privacy.layered import LayeredFilter
 from window.privacy.tracker import BoxTracker
 
@@ -33,6 +36,17 @@ def first_sweep(flt: LayeredFilter, image: np.ndarray) -> int:
         n += 1
         assert n < 400  # (≈ 30 frames on an idle machine)
     return n
+
+
+def until(step: Callable[[], FilterResult], done: Callable[[FilterResult], bool],
+          most: int = 400) -> list[FilterResult]:
+    """``step()`` until ``done`` holds for its result (the first sweep's length depends on
+    the machine's load: its tiles are searched within a time budget per frame)."""
+    out = [step()]
+    while not done(out[-1]):
+        assert len(out) < most
+        out.append(step())
+    return out
 
 
 def still_scene() -> np.ndarray:
@@ -82,13 +96,11 @@ def test_closeup_blurs_the_whole_frame_until_calm() -> None:
     paste(near, faces()[0], 400, 40, 560)  # the face fills ≈ 40 % of the frame
     # Most of the picture changed: the first-sweep rule first (the new picture is searched
     # whole), then the close-up guard.
-    results = [flt.apply(near.copy()) for _ in range(30)]
+    results = until(lambda: flt.apply(near.copy()), lambda r: r.whole_reason == "closeup")
     assert all(r.whole and r.blurred_share == 1.0 for r in results)
     assert all(r.whole_reason in ("first-sweep", "closeup") for r in results)
-    assert results[-1].whole_reason == "closeup"
-    after = [flt.apply(background()) for _ in range(40)]
+    after = until(lambda: flt.apply(background()), lambda r: not r.whole)
     assert after[0].whole  # held
-    assert not after[-1].whole
 
 
 def test_zones_are_always_pixelated() -> None:
@@ -153,11 +165,14 @@ def test_a_passer_by_is_blurred_without_blanking_the_frame() -> None:
     big = rng.integers(0, 255, (720, 900, 3), dtype=np.uint8)
     # Most of the picture changes: the first-sweep rule (the new picture is searched whole),
     # then the close-up guard.
-    for step in range(30):
+    for step in range(400):
         img = background()
-        img[:, 100 + 5 * step:1000 + 5 * step] = big  # ≈ 70 %
+        x = 5 * step % 250
+        img[:, 100 + x:1000 + x] = big  # ≈ 70 %
         r = flt.apply(img)
         assert r.whole and r.whole_reason in ("first-sweep", "closeup")
+        if r.whole_reason == "closeup":
+            break
     assert r.whole_reason == "closeup"
 
 
@@ -167,14 +182,16 @@ def test_the_street_stays_visible_while_every_walker_is_blurred(reference: Cente
     scene = TestScene(1280, 720, 30, seed=1)
     flt = make(PrivacyMode.PEOPLE)
     shares, people, checked = [], [], 0
+    shown = False  # (the first sweep's length depends on the machine's load)
     for i in range(150):
         t = 1000.0 + i / 30
         img = scene.render(t)
         r = flt.apply(img.copy())
         if r.whole:
-            assert i < 60 and r.whole_reason == "first-sweep"
+            assert not shown and r.whole_reason == "first-sweep" and i < 120
             continue
-        if i >= 60:  # steady state, however long the first sweep took
+        shown = True
+        if i >= 60:  # steady state
             shares.append(r.blurred_share)
             people.append(float(scene.people_mask(t).mean()))
         if i % 10 == 0:
