@@ -1094,7 +1094,7 @@ def main() -> int:
     if args.serve:
         # The relay process as `window serve` starts it (two glibc arenas, OpenCV without
         # its own thread pool), so the soak measures what is deployed.
-        from window.relay import limit_malloc_arenas, limit_opencv_threads
+        from window.tuning import limit_malloc_arenas, limit_opencv_threads
 
         limit_malloc_arenas()
         limit_opencv_threads()

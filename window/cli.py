@@ -99,7 +99,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     cfg = _load(args, host=args.host, port=args.port)
     logs.setup(args.log_level or cfg.log.level, cfg.log.format)
     from .app import Server
-    from .relay import limit_malloc_arenas, limit_opencv_threads
+    from .tuning import limit_malloc_arenas, limit_opencv_threads
 
     limit_malloc_arenas()
     limit_opencv_threads()

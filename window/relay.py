@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
 import logging
 import time
 from collections.abc import Callable
@@ -36,6 +35,7 @@ from .media.audit import Audit
 from .media.dtls import allow_rsa_peers
 from .media.feed import Feed, FeedState
 from .media.forward import RelayIngest, open_ingest
+from .media.peer_close import close_pc
 from .media.push import Pushes
 from .media.repair import repair_losses
 from .privacy.stage import PrivacyStage
@@ -46,6 +46,7 @@ from .signalling.sdpfrag import SdpFrag
 from .signalling.session import Session, SessionKind
 from .sites import SiteClock
 from .store import Store
+from .tuning import TRIM_INTERVAL_S, release_free_memory
 
 log = logging.getLogger("window.relay")
 
@@ -55,70 +56,6 @@ def _ufrag(sdp: str) -> str | None:
         if line.startswith("a=ice-ufrag:"):
             return line.split(":", 1)[1].strip()
     return None
-
-
-# How often the relay hands freed memory back to the system (see release_free_memory).
-TRIM_INTERVAL_S = 600.0
-
-
-async def _no_send(*args: object, **kwargs: object) -> None:
-    return None
-
-
-# Seconds a peer connection's close may take before it is dropped.
-PC_CLOSE_TIMEOUT_S = 5.0
-
-
-async def close_pc(pc: RTCPeerConnection) -> None:
-    """Close a peer connection for good.
-
-    aiortc 1.16 starts a sender when the DTLS handshake finishes without checking whether
-    ``close()`` ran meanwhile; a viewer that hangs up during the handshake then leaves an RTCP
-    task running forever, holding the connection (benchmarks/soak.py, "hasty" viewers). So
-    senders are made unable to start before closing; receivers too (a publisher that hangs
-    up during the handshake left ``RTCRtpReceiver._run_rtcp`` running in the abuse soak).
-    """
-    for transceiver in pc.getTransceivers():
-        transceiver.sender.send = _no_send  # type: ignore[method-assign]
-        transceiver.receiver.receive = _no_send  # type: ignore[method-assign]
-        # aioice starts consent checks when a connect() that close() overtook completes
-        # (a task left for ≈ 30 s after close, seen in the abuse soak): not any more.
-        dtls = transceiver.receiver.transport
-        connection = getattr(dtls.transport, "_connection", None) if dtls else None
-        if connection is not None:
-            connection.query_consent = _no_send
-    try:
-        await asyncio.wait_for(pc.close(), PC_CLOSE_TIMEOUT_S)
-    except TimeoutError:
-        # A close that never finishes (seen once in a while on shutdown) must not hold the
-        # relay's shutdown or the reaper: what is left of the connection is dropped.
-        log.warning("peer connection did not close in time; dropped",
-                    extra={"timeout_s": PC_CLOSE_TIMEOUT_S})
-    except Exception:  # a broken peer must not stop the closing of the others
-        pass
-
-
-def limit_malloc_arenas(arenas: int = 2) -> None:
-    """Fewer glibc arenas: every decoder, encoder and privacy thread would otherwise get its
-    own, and freed memory stays spread over them (RSS creeping up in the soak). Call before
-    threads start; the same as MALLOC_ARENA_MAX=2."""
-    m_arena_max = -8
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL("libc.so.6").mallopt(m_arena_max, arenas)
-
-
-def limit_opencv_threads() -> None:
-    """OpenCV's own thread pool: off. Every feed already has threads of its own, and on two
-    cores OpenCV's workers made resizes up to 2x slower by competing with them."""
-    import cv2
-
-    cv2.setNumThreads(1)
-
-
-def release_free_memory() -> None:
-    """Give memory that glibc keeps after peers come and go back to the system."""
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 def choose_codec(offer: str) -> str:
