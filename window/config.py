@@ -134,9 +134,9 @@ class PrivacyConfig:
     # ...and each tile once more turned by each of these angles (degrees): heads tilted
     # further than ≈ 30° are found turned. Empty: upright only.
     sweep_angles: list[float] = field(default_factory=lambda: [35.0, -35.0])
-    # Until the sweep has searched every tile once, upright and turned (start, and every
-    # change of the whole picture) the whole frame is pixelated and up to this many
-    # milliseconds a frame go to the sweep.
+    # Until the sweep has searched every tile once, upright and turned, and every upright
+    # tile a second time on a later frame (start, and every change of the whole picture)
+    # the whole frame is pixelated and up to this many milliseconds a frame go to the sweep.
     first_sweep_ms: int = 40
     # A picture whose 1st and 99th brightness percentiles are fewer than this many grey
     # levels apart (white-out fog, fog at dusk) is pixelated whole: nobody in it can be told
