@@ -142,6 +142,11 @@ class PrivacyConfig:
     # levels apart (white-out fog, fog at dusk) is pixelated whole: nobody in it can be told
     # from the street, by the motion layer or the face detector (0: never).
     min_contrast: float = 24.0
+    # Where the picture is dark (a grey level under 80 on average) and varies by less than
+    # this many grey levels (standard deviation within ≈ 124 px), it is pixelated: there the
+    # detector finds fewer than half of the small faces, and pixelating something that flat
+    # changes little one can see (0: never).
+    dark_flat_sd: float = 8.0
     # A face stays blurred where it was last seen, in a box enlarged by `box_margin` of its
     # size on each side, for `hold_frames` frames (longer while someone passes in front;
     # shorter once it has walked on). Where it may have walked meanwhile (its box moved

@@ -105,7 +105,7 @@ def test_closeup_blurs_the_whole_frame_until_calm() -> None:
 
 def test_zones_are_always_pixelated() -> None:
     site = SiteConfig(zones=[[[0.0, 0.0], [0.5, 0.0], [0.5, 0.5], [0.0, 0.5]]])
-    flt = make(PrivacyMode.FACES, site)
+    flt = make(PrivacyMode.FACES, site, dark_flat_sd=0.0)  # (the zone alone)
     img = background()
     first_sweep(flt, img)
     r = flt.apply(img.copy())
@@ -150,7 +150,8 @@ def test_tracker_holds_and_leads_in_the_direction_of_motion() -> None:
 def test_a_passer_by_is_blurred_without_blanking_the_frame() -> None:
     """Someone walking past a few metres away (a quarter of the frame) is pixelated where
     they are; someone filling most of the frame (at the lens) blanks it whole."""
-    flt = make(PrivacyMode.PEOPLE, closeup_hold_frames=3)
+    # (This street is half a dark, even sky, pixelated by the dark-flat layer.)
+    flt = make(PrivacyMode.PEOPLE, closeup_hold_frames=3, dark_flat_sd=0.0)
     first_sweep(flt, background())
     for _ in range(20):  # the background model learns the empty street
         flt.apply(background())

@@ -117,7 +117,9 @@ async def test_curtain_sends_no_pixels() -> None:
 
 
 async def test_people_mode_blurs_whole_until_warm_then_filters() -> None:
-    st = PrivacyStage("t", PrivacyConfig(mode=PrivacyMode.PEOPLE), SiteConfig())
+    # (Its street is half a dark, even sky: the dark-flat layer would pixelate that half.)
+    st = PrivacyStage("t", PrivacyConfig(mode=PrivacyMode.PEOPLE, dark_flat_sd=0.0),
+                      SiteConfig())
     flt = st._filter
     assert isinstance(flt, LayeredFilter)
     img = scene_with_face()

@@ -11,16 +11,19 @@ marks cells of the pixelation grid (``grid``):
 * people in motion (mode ``people``): every cell the motion layer's foreground touches, held
   for a few frames: the people themselves, not their bounding boxes, so the street stays
   visible;
+* dark and flat (``privacy.dark_flat_sd``): where the picture is too dark and too even for
+  the detector to find a small face (dusk, fog at night), whoever may stand there;
 * zones: the site's polygons.
 
 Marked cells are pixelated in one go. A face larger than ``closeup_share`` of the frame, or a
 moving region larger than ``closeup_motion_share``, pixelates the whole frame until it has
 been calm for ``closeup_hold_frames`` frames. Until the sweep has searched every tile once,
-upright and turned (≈ 1 s, several tiles a frame), the whole frame is pixelated (in blocks
-of at least a third of the largest face found), so faces already in view when
-the feed starts are known before the first picture shows. Every change of the whole picture
-starts that over (``restart``): a new frame size, an exposure jump or a cut or moved camera
-(``change.PictureChange``), a gap in the feed (the stage calls ``restart``); the background
+upright and turned, and every upright one twice (≈ 1 s, several tiles a frame), the whole
+frame is pixelated (in blocks of at least a third of the largest face found), so faces
+already in view when the feed starts are known before the first picture shows. Every
+change of the whole picture starts that over (``restart``): a new frame size, an exposure
+jump or a cut or moved camera (``change.PictureChange``), a gap in the feed (the stage calls
+``restart``); the background
 model and the stopped-people layer learn the new picture meanwhile.
 
 In mode ``people`` a person who walked in and stopped keeps their cells while they stand
@@ -45,9 +48,9 @@ from .change import PictureChange
 from .faces import CenterFace, FaceDetector
 from .filter import FilterResult
 from .grid import BlockGrid, Cells
-from .motion import MotionDetector
+from .motion import MotionDetector, dark_and_flat
 from .pixelate import Image, pixelate_box, pixelate_whole
-from .scan import FaceScanner
+from .scan import DARK, FaceScanner
 from .still import StoppedCells
 from .tracker import BoxTracker
 from .zones import Zones
@@ -62,6 +65,9 @@ def _default_detector(cfg: PrivacyConfig) -> FaceDetector:
 
 # Frames the background model learns at its own fast pace after a (re)start.
 FAST_FRAMES = 12
+# Dark and flat (``privacy.dark_flat_sd``): measured over about this many pixels of the
+# frame around each point (the neighbourhood of a small face, as in a tile).
+DARK_FLAT_PX = 124
 
 
 class LayeredFilter:
@@ -226,6 +232,7 @@ class LayeredFilter:
             coast = grid.empty()
             grid.mark_boxes(coast, self.faces.boxes())
             cells |= coast & moving
+        cells |= self._dark_flat_cells(grid)
         if self.zones:
             cells |= self._zone_cells(grid)
         covered = grid.pixelate(image, cells)
@@ -327,6 +334,18 @@ class LayeredFilter:
             if cells.size:
                 out[i] = cells.mean()
         return out
+
+    def _dark_flat_cells(self, grid: BlockGrid) -> Cells:
+        """The cells where the picture is dark and flat (``privacy.dark_flat_sd``): there
+        the detector misses more small faces than it finds (one in fog at dusk, 24 px at 24
+        grey levels of contrast, was never found), and the motion layer has no one who
+        stood still since the picture began."""
+        raw = self.motion.raw
+        if self.cfg.dark_flat_sd <= 0 or raw is None:
+            return grid.empty()
+        window = max(3, (raw.shape[1] * DARK_FLAT_PX // grid.width) | 1)
+        flat = dark_and_flat(raw, dark=DARK, sd=self.cfg.dark_flat_sd, window=window)
+        return grid.cells_of(flat)
 
     def _zone_cells(self, grid: BlockGrid) -> Cells:
         if self._zones_cells is None:

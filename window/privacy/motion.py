@@ -66,6 +66,7 @@ class MotionDetector:
         self.new: npt.NDArray[np.uint8] | None = None
         self.slow = True  # learn no faster than 1 / FASTEST (else at MOG2's own pace)
         self.grey: npt.NDArray[np.uint8] | None = None
+        self.raw: npt.NDArray[np.uint8] | None = None  # the small grey picture as it came
         self._range: tuple[float, float] | None = None
         self.drifted = False  # the picture's range left the stretch: restart, please
         self._recent: list[npt.NDArray[np.uint8]] = []  # the last DIFF_LAG grey pictures
@@ -119,6 +120,7 @@ class MotionDetector:
         raw = np.asarray(cv2.cvtColor(small, cv2.COLOR_BGR2GRAY), np.uint8)
         lo, hi = (float(v) for v in np.percentile(raw[::3, ::3], (1, 99)))
         self.contrast = hi - lo
+        self.raw = raw  # (before the stretch)
         small, self.grey, gain = self._stretch(small, raw)
         self.small = small
         if self.frames == 0 and gain > 1.0:
@@ -159,3 +161,15 @@ class MotionDetector:
         kx, ky = w / sw, h / sh
         return np.stack([r[:, 0] * kx, r[:, 1] * ky, (r[:, 0] + r[:, 2]) * kx,
                          (r[:, 1] + r[:, 3]) * ky], axis=1).astype(np.float32)
+
+
+def dark_and_flat(grey: npt.NDArray[np.uint8], *, dark: float, sd: float, window: int
+                  ) -> npt.NDArray[np.uint8]:
+    """Where ``grey`` is darker than ``dark`` on average and varies by less than ``sd`` grey
+    levels (standard deviation) within ``window`` pixels around: 255 there, else 0."""
+    g = grey.astype(np.float32)
+    k = (window, window)
+    m = cv2.boxFilter(g, -1, k, borderType=cv2.BORDER_REFLECT)
+    m2 = cv2.boxFilter(g * g, -1, k, borderType=cv2.BORDER_REFLECT)
+    flat = (m < dark) & (m2 - m * m < sd * sd)
+    return flat.astype(np.uint8) * np.uint8(255)
