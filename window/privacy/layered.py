@@ -23,8 +23,8 @@ frame is pixelated (in blocks of at least a third of the largest face found), so
 already in view when the feed starts are known before the first picture shows. Every
 change of the whole picture starts that over (``restart``): a new frame size, an exposure
 jump or a cut or moved camera (``change.PictureChange``), a gap in the feed (the stage calls
-``restart``); the background
-model and the stopped-people layer learn the new picture meanwhile.
+``restart``); the background model and the stopped-people layer learn the new picture
+meanwhile.
 
 In mode ``people`` a person who walked in and stopped keeps their cells while they stand
 there (``still.StoppedCells``), after the background model has taken them in. The model
