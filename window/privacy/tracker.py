@@ -16,7 +16,9 @@ A detector misses a face now and then, and the expensive passes run only every f
   for ``LOOK_HOLD`` frames (10 minutes).
 
 A detection that takes over a track far from where it was seen and where it was heading
-leaves a *ghost* at the old place (a face that another one crossed may still be there).
+leaves a *ghost* at the old place (a face that another one crossed may still be there). The
+ghost keeps what was known of the face there: whether it was in motion when last seen, and
+when it was last looked for; a walker's ghost is let go as the walker would have been.
 """
 
 from __future__ import annotations
@@ -165,7 +167,7 @@ class BoxTracker:
                 # whoever was last seen there may still be there. A ghost keeps that place
                 # covered until checks confirm it or it ages out.
                 ghosts.append(Track(t.seen.copy(), t.seen.copy(), np.zeros(2, np.float32),
-                                    t.age, t.hits))
+                                    t.age, t.unchecked, t.in_motion, t.hits))
             # The track was moved by velocity × age since its last detection.
             last = t.box - np.tile(t.velocity, 2) * t.age
             shift = ((d[:2] + d[2:]) - (last[:2] + last[2:])) / 2
@@ -199,7 +201,7 @@ class BoxTracker:
 
         ``hidden``: something moves across it. The track does not age: a face that reappears
         when a passer-by has passed is still held, and blurred, until a check confirms it.
-        ``vacated``: nothing moves there. A face that was in motion when it was last
+        ``vacated``: nothing moves in its own box. A face that was in motion when it was last
         detected, has been looked for since in vain for ``VACATE_AFTER`` frames or more,
         and has nothing moving where it was, has walked on (or turned away): its anchor is
         dropped when ``let_go`` (what moves is blurred anyway). Where it went, it moves. A
@@ -272,6 +274,10 @@ class BoxTracker:
         """The picture changed as a whole: every held face's look is taken anew."""
         for t in self.tracks:
             t.look, t.retake = None, True
+
+    def seen_boxes(self) -> Rects:
+        """Where every held face was last detected (its own box)."""
+        return np.array([t.seen for t in self.tracks], np.float32).reshape(-1, 4)
 
     def anchors(self) -> Rects:
         """Where every held face was last detected, enlarged by ``margin``: a face that has
