@@ -7,9 +7,10 @@ marks cells of the pixelation grid (``grid``):
 * faces: where each held face was last seen, enlarged (the *anchor*). A face hidden by a
   passer-by is held until it shows again; one that was walking, has been looked for in vain
   and has nothing moving in its own box has walked on and is let go (the next check of held
-  faces looks for such faces first). In mode ``faces`` also the cells where a face may have
-  walked to (its box coasting along its motion, growing while unseen) where something moves
-  there;
+  faces looks for such faces first). A pattern only the coarse pass takes for a face, which
+  the check refutes, is not marked (``tracker``). In mode ``faces`` also the cells where a
+  face may have walked to (its box coasting along its motion, growing while unseen) where
+  something moves there;
 * people in motion (mode ``people``): every cell the motion layer's foreground touches, held
   for a few frames: the people themselves, not their bounding boxes, so the street stays
   visible;
@@ -196,9 +197,11 @@ class LayeredFilter:
         first = [i for i, t in enumerate(self.faces.tracks)
                  if t.in_motion and t.unchecked >= t.age > 0 and still[i]]
         found = scanner.scan(image, held, regions, first)
-        for i in scanner.checked:  # looked for, found or not: the others' turn next
-            self.faces.tracks[i].unchecked = 0
-        self.faces.update(found[:, :4])
+        looked = [self.faces.tracks[i] for i in scanner.checked]
+        for t in looked:  # looked for, found or not: the others' turn next
+            t.unchecked = 0
+        self.faces.update(found[:, :4], found[:, 2] - found[:, 0] >= scanner.unsure_below)
+        self.faces.refute(looked)
         same = self.faces.same_place(image)
         hidden, vacated = self._where_seen(grid)
         # Something moves across where a face was seen: it is hidden, keep it. A walking
@@ -209,7 +212,8 @@ class LayeredFilter:
         # it again: tilted, in shadow, at dusk).
         self.faces.settle(hidden=hidden, vacated=vacated, let_go=self.blur_motion,
                           same=same)
-        face_boxes = self.faces.anchors()
+        shown = self.faces.shown()  # (not the patterns the checks refuted)
+        face_boxes = self.faces.anchors()[shown]
 
         area = float(w * h)
         if self._closeup(found, regions, area):
@@ -232,7 +236,7 @@ class LayeredFilter:
             # then it is in the motion layer's foreground, within the box its track coasts
             # and grows in. (In mode "people" all that moves is blurred anyway.)
             coast = grid.empty()
-            grid.mark_boxes(coast, self.faces.boxes())
+            grid.mark_boxes(coast, self.faces.boxes()[shown])
             cells |= coast & moving
         if self.zones:
             cells |= self._zone_cells(grid)

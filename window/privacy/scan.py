@@ -4,7 +4,8 @@ A full-resolution pass of CenterFace over a 720p frame costs ≈ 140 ms on one c
 320 pixels wide ≈ 12 ms but only finds faces from ≈ 96 px up. So the work is spread:
 
 * every ``coarse_every``-th frame: the whole frame at ``coarse_width`` (large, near faces,
-  the ones that appear fastest);
+  the ones that appear fastest); what it finds below ``min_coarse_face`` is not sure
+  (``unsure_below``): there it also takes a pattern for a face now and then;
 * the frames between alternate between
   - one region in motion (when ``moving`` is given), scaled to about a tile's pixels, so a
     person walking in is searched within a few frames;
@@ -147,6 +148,9 @@ class FaceScanner:
         self._motion_next = 0
         self.sweeps = 0  # completed sweeps over all tiles
         self.checked: list[int] = []  # indices of the held faces the last scan looked for
+        # The last scan's finds smaller than this (frame px) are not sure: the coarse pass
+        # below the size it finds reliably (0: all sure).
+        self.unsure_below = 0.0
 
     def min_coarse_face(self, w: int) -> float:
         """Faces smaller than this (frame px) are beyond the coarse pass."""
@@ -165,10 +169,13 @@ class FaceScanner:
         frame = self._frame
         self._frame += 1
         self.checked = []
+        self.unsure_below = 0.0
         if frame % self.coarse_every == 0 or (not self._tiles and not len(held)):
             # The whole frame: every held face the coarse pass can see was looked for.
             self.checked = [i for i, b in enumerate(held)
                             if b[2] - b[0] >= self.min_coarse_face(w)]
+            if self._tiles:  # (closer looks follow)
+                self.unsure_below = self.min_coarse_face(w)
             return self.detector.detect(image, self.coarse_width)
         small = [i for i, b in enumerate(held) if b[2] - b[0] < self.min_coarse_face(w)]
         if small and (frame - self._last_check >= 2 * self.coarse_every or not self._tiles):
