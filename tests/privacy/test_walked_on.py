@@ -112,3 +112,18 @@ def test_the_check_looks_first_for_faces_that_may_have_walked_on() -> None:
     scanner._frame = 1
     scanner.scan(img, held, None)
     assert scanner.checked[0] == 0
+
+
+def test_the_check_looks_first_for_walkers_that_may_have_left_and_for_coarse_finds() -> None:
+    flt = LayeredFilter(PrivacyMode.PEOPLE, PrivacyConfig(), SiteConfig(),
+                        detector=lambda cfg: _Nothing(), background=False)
+    grid = flt._grid_for(1280, 720)
+    boxes = np.array([[100 + 100 * i, 300, 140 + 100 * i, 340] for i in range(5)], np.float32)
+    flt.faces.update(boxes, np.array([True, True, False, False, True]))
+    flt.faces.update(np.zeros((0, 4), np.float32))  # not found since, not looked for
+    walker, _standing, _pattern, muted, moving = flt.faces.tracks
+    walker.in_motion = moving.in_motion = True
+    muted.muted = True
+    flt._motion_age[:] = 255
+    flt._motion_age[grid.span(moving.seen)] = 0  # ...still moving where it was seen
+    assert flt._look_first(grid) == [0, 2]

@@ -8,9 +8,9 @@ marks cells of the pixelation grid (``grid``):
   passer-by is held until it shows again; one that was walking, has been looked for in vain
   and has nothing moving in its own box has walked on and is let go (the next check of held
   faces looks for such faces first). A pattern only the coarse pass takes for a face, which
-  the check refutes, is not marked (``tracker``). In mode ``faces`` also the cells where a
-  face may have walked to (its box coasting along its motion, growing while unseen) where
-  something moves there;
+  the check refutes (it looks at such finds first too), is not marked (``tracker``). In
+  mode ``faces`` also the cells where a face may have walked to (its box coasting along its
+  motion, growing while unseen) where something moves there;
 * people in motion (mode ``people``): every cell the motion layer's foreground touches, held
   for a few frames: the people themselves, not their bounding boxes, so the street stays
   visible;
@@ -190,13 +190,7 @@ class LayeredFilter:
             return FilterResult(pixelate_whole(image, self._whole_block()),
                                 faces=len(self.faces.tracks), regions=len(regions),
                                 blurred_share=1.0, whole=True, whole_reason="first-sweep")
-        # A face that was walking when last found, has not been looked for since and has
-        # nothing moving in its own box now may have walked on: the next check looks for it
-        # first (found, it is tracked on; not found, it is let go below).
-        _, still = self._where_seen(grid)
-        first = [i for i, t in enumerate(self.faces.tracks)
-                 if t.in_motion and t.unchecked >= t.age > 0 and still[i]]
-        found = scanner.scan(image, held, regions, first)
+        found = scanner.scan(image, held, regions, self._look_first(grid))
         looked = [self.faces.tracks[i] for i in scanner.checked]
         for t in looked:  # looked for, found or not: the others' turn next
             t.unchecked = 0
@@ -328,6 +322,17 @@ class LayeredFilter:
             return grid.empty()
         quarter = (fg.shape[1] * grid.block // grid.width) ** 2 // 4
         return grid.cells_of(fg, more_than=max(0, quarter - 1))
+
+    def _look_first(self, grid: BlockGrid) -> list[int]:
+        """The held faces the next check looks for before the others: one look tells what
+        they are. A face that was walking when last found, has not been looked for since and
+        has nothing moving in its own box may have walked on (found, it is tracked on; not
+        found, it is let go). A face only the coarse pass found, where nothing moves, may be
+        a pattern (found by the check, it is a face; refuted, it is muted)."""
+        _, still = self._where_seen(grid)
+        return [i for i, t in enumerate(self.faces.tracks) if still[i] and (
+            (t.in_motion and t.unchecked >= t.age > 0)
+            or (not t.sure and not t.in_motion and not t.muted))]
 
     def _where_seen(self, grid: BlockGrid
                     ) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:

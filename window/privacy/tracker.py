@@ -20,7 +20,7 @@ A detector misses a face now and then, and the expensive passes run only every f
   has nothing moving in its own box, is a pattern: *muted*, kept (the coarse pass's finds of
   it go on updating it) but not pixelated (``shown``). Anything moving there, or a closer
   look finding a face there, ends that. A coarse find of it is no closer look: ``unchecked``
-  goes on counting, and the check comes to it.
+  goes on counting (the layered filter has the check look at such finds first).
 
 A detection that takes over a track far from where it was seen and where it was heading
 leaves a *ghost* at the old place (a face that another one crossed may still be there). The
