@@ -5,9 +5,12 @@ regions first and re-checks held faces in turn) feeds the face tracker. Then eve
 marks cells of the pixelation grid (``grid``):
 
 * faces: where each held face was last seen, enlarged (the *anchor*). A face hidden by a
-  passer-by is held until it shows again; one that was walking and is gone from its anchor
-  has walked on and is let go. In mode ``faces`` also the cells where a face may have walked
-  to (its box coasting along its motion, growing while unseen) where something moves there;
+  passer-by is held until it shows again; one that was walking, has been looked for in vain
+  and has nothing moving in its own box has walked on and is let go (the next check of held
+  faces looks for such faces first). A pattern only the coarse pass takes for a face, which
+  the check refutes (it looks at such finds first too), is not marked (``tracker``). In
+  mode ``faces`` also the cells where a face may have walked to (its box coasting along its
+  motion, growing while unseen) where something moves there;
 * people in motion (mode ``people``): every cell the motion layer's foreground touches, held
   for a few frames: the people themselves, not their bounding boxes, so the street stays
   visible;
@@ -193,21 +196,24 @@ class LayeredFilter:
             return FilterResult(pixelate_whole(image, self._whole_block()),
                                 faces=len(self.faces.tracks), regions=len(regions),
                                 blurred_share=1.0, whole=True, whole_reason="first-sweep")
-        found = scanner.scan(image, held, regions)
-        for i in scanner.checked:  # looked for, found or not: the others' turn next
-            self.faces.tracks[i].unchecked = 0
-        self.faces.update(found[:, :4])
+        found = scanner.scan(image, held, regions, self._look_first(grid))
+        looked = [self.faces.tracks[i] for i in scanner.checked]
+        for t in looked:  # looked for, found or not: the others' turn next
+            t.unchecked = 0
+        self.faces.update(found[:, :4], found[:, 2] - found[:, 0] >= scanner.unsure_below)
+        self.faces.refute(looked)
         same = self.faces.same_place(image)
-        share = self._moving_share(grid, self.faces.anchors())
+        hidden, vacated = self._where_seen(grid)
         # Something moves across where a face was seen: it is hidden, keep it. A walking
         # face not found again and gone from where it was seen has walked on: in mode
         # "people" into the motion layer (drop it); in mode "faces" its coasting box is what
         # still covers it (keep it).
         # A face found where it still stands unchanged stays held (the detector may not find
         # it again: tilted, in shadow, at dusk).
-        self.faces.settle(hidden=share >= 1 / 3, vacated=share == 0, let_go=self.blur_motion,
+        self.faces.settle(hidden=hidden, vacated=vacated, let_go=self.blur_motion,
                           same=same)
-        face_boxes = self.faces.anchors()
+        shown = self.faces.shown()  # (not the patterns the checks refuted)
+        face_boxes = self.faces.anchors()[shown]
 
         area = float(w * h)
         if self._closeup(found, regions, area):
@@ -230,7 +236,7 @@ class LayeredFilter:
             # then it is in the motion layer's foreground, within the box its track coasts
             # and grows in. (In mode "people" all that moves is blurred anyway.)
             coast = grid.empty()
-            grid.mark_boxes(coast, self.faces.boxes())
+            grid.mark_boxes(coast, self.faces.boxes()[shown])
             cells |= coast & moving
         cells |= self._dark_flat_cells(grid)
         if self.zones:
@@ -323,6 +329,28 @@ class LayeredFilter:
             return grid.empty()
         quarter = (fg.shape[1] * grid.block // grid.width) ** 2 // 4
         return grid.cells_of(fg, more_than=max(0, quarter - 1))
+
+    def _look_first(self, grid: BlockGrid) -> list[int]:
+        """The held faces the next check looks for before the others: one look tells what
+        they are. A face that was walking when last found, has not been looked for since and
+        has nothing moving in its own box may have walked on (found, it is tracked on; not
+        found, it is let go). A face only the coarse pass found, where nothing moves, may be
+        a pattern (found by the check, it is a face; refuted, it is muted)."""
+        _, still = self._where_seen(grid)
+        return [i for i, t in enumerate(self.faces.tracks) if still[i] and (
+            (t.in_motion and t.unchecked >= t.age > 0)
+            or (not t.sure and not t.in_motion and not t.muted))]
+
+    def _where_seen(self, grid: BlockGrid
+                    ) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
+        """Per held face, what moves in this very frame where it was seen: across a third of
+        its anchor or more (*hidden*: someone passes in front), and nothing in its own box
+        (*vacated*). A face still in its anchor overlaps its own box (the anchor's margin is
+        narrower than the face): moving, it moves there. A walker's back or shoulder passing
+        through the margin is not the face."""
+        hidden = self._moving_share(grid, self.faces.anchors()) >= 1 / 3
+        vacated = self._moving_share(grid, self.faces.seen_boxes()) == 0
+        return hidden, vacated
 
     def _moving_share(self, grid: BlockGrid, anchors: npt.NDArray[np.float32]
                       ) -> npt.NDArray[np.float64]:

@@ -4,7 +4,8 @@ A full-resolution pass of CenterFace over a 720p frame costs ≈ 140 ms on one c
 320 pixels wide ≈ 12 ms but only finds faces from ≈ 96 px up. So the work is spread:
 
 * every ``coarse_every``-th frame: the whole frame at ``coarse_width`` (large, near faces,
-  the ones that appear fastest);
+  the ones that appear fastest); what it finds below ``min_coarse_face`` is not sure
+  (``unsure_below``): there it also takes a pattern for a face now and then;
 * the frames between alternate between
   - one region in motion (when ``moving`` is given), scaled to about a tile's pixels, so a
     person walking in is searched within a few frames;
@@ -36,6 +37,7 @@ it finds more faces in them, and nothing changes for crops of ordinary brightnes
 from __future__ import annotations
 
 import time
+from collections.abc import Collection
 from dataclasses import dataclass
 
 import cv2
@@ -151,6 +153,9 @@ class FaceScanner:
         self._motion_next = 0
         self.sweeps = 0  # completed sweeps over all tiles
         self.checked: list[int] = []  # indices of the held faces the last scan looked for
+        # The last scan's finds smaller than this (frame px) are not sure: the coarse pass
+        # below the size it finds reliably (0: all sure).
+        self.unsure_below = 0.0
 
     def min_coarse_face(self, w: int) -> float:
         """Faces smaller than this (frame px) are beyond the coarse pass."""
@@ -158,24 +163,29 @@ class FaceScanner:
         # it misses some, so those are re-checked at full resolution too.
         return 48.0 * w / self.coarse_width if self.coarse_width else 0.0
 
-    def scan(self, image: Image, held: Rects, moving: Rects | None = None) -> Boxes:
+    def scan(self, image: Image, held: Rects, moving: Rects | None = None,
+             first: Collection[int] = ()) -> Boxes:
         """One step of detection on ``image``: boxes found, in frame pixels. ``held``: boxes
         of faces being tracked (x0, y0, x1, y1, frames since last looked for); ``moving``:
-        regions in motion, searched first."""
+        regions in motion, searched first; ``first``: indices into ``held`` that the next
+        check looks for before the others (faces that may have walked on: one look tells)."""
         h, w = image.shape[:2]
         self._fit(w, h)
         frame = self._frame
         self._frame += 1
         self.checked = []
+        self.unsure_below = 0.0
         if frame % self.coarse_every == 0 or (not self._tiles and not len(held)):
             # The whole frame: every held face the coarse pass can see was looked for.
             self.checked = [i for i, b in enumerate(held)
                             if b[2] - b[0] >= self.min_coarse_face(w)]
+            if self._tiles:  # (closer looks follow)
+                self.unsure_below = self.min_coarse_face(w)
             return self.detector.detect(image, self.coarse_width)
         small = [i for i, b in enumerate(held) if b[2] - b[0] < self.min_coarse_face(w)]
         if small and (frame - self._last_check >= 2 * self.coarse_every or not self._tiles):
             self._last_check = frame
-            return self._check(image, held, small)
+            return self._check(image, held, small, first)
         self._motion_turn = not self._motion_turn
         if moving is not None and len(moving) and self._motion_turn:
             return self._in_motion(image, moving, held)
@@ -341,15 +351,17 @@ class FaceScanner:
         result: Boxes = out.astype(np.float32)
         return result
 
-    def _check(self, image: Image, held: Rects, small: list[int]) -> Boxes:
+    def _check(self, image: Image, held: Rects, small: list[int],
+               first: Collection[int] = ()) -> Boxes:
         """Crops around the held faces ``small`` (indices into ``held``), each scaled so the
-        face is ≈ 72 px (never enlarged): about one tile of pixels in all, least recently
-        looked for first (column 4 of ``held``), so that every face gets its turn even when
-        some are never found again (gone, or never a face). Sets ``checked``."""
+        face is ≈ 72 px (never enlarged): about one tile of pixels in all, those in ``first``
+        first, then the least recently looked for (column 4 of ``held``), so that every face
+        gets its turn even when some are never found again (gone, or never a face). Sets
+        ``checked``."""
         h, w = image.shape[:2]
         budget = float(self.tile_px * self.tile_px)
         found = [no_boxes()]
-        for i in sorted(small, key=lambda i: -float(held[i][4])):
+        for i in sorted(small, key=lambda i: (i not in first, -float(held[i][4]))):
             b = held[i]
             size = float(max(b[2] - b[0], b[3] - b[1]))
             side = max(128.0, 2.2 * size)

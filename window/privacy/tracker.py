@@ -13,10 +13,19 @@ A detector misses a face now and then, and the expensive passes run only every f
   not age either: a detector that found a face once (a head tilted, in shadow, at dusk)
   may not find it again for minutes, and nothing moves there to cover it. It is held until
   its place changes (the person leaves, turns or moves: then the motion layer has them) or
-  for ``LOOK_HOLD`` frames (10 minutes).
+  for ``LOOK_HOLD`` frames (10 minutes);
+* a face only the coarse pass found (``sure`` False: at a quarter of full resolution, below
+  the size it finds faces reliably, a pattern on a wall passes for one now and then), where
+  nothing moved, that the closer check has looked for ``REFUTED`` times in vain and that
+  has nothing moving in its own box, is a pattern: *muted*, kept (the coarse pass's finds of
+  it go on updating it) but not pixelated (``shown``). Anything moving there, or a closer
+  look finding a face there, ends that. A coarse find of it is no closer look: ``unchecked``
+  goes on counting (the layered filter has the check look at such finds first).
 
 A detection that takes over a track far from where it was seen and where it was heading
-leaves a *ghost* at the old place (a face that another one crossed may still be there).
+leaves a *ghost* at the old place (a face that another one crossed may still be there). The
+ghost keeps what was known of the face there: whether it was in motion when last seen, and
+when it was last looked for; a walker's ghost is let go as the walker would have been.
 """
 
 from __future__ import annotations
@@ -35,6 +44,12 @@ GHOST_IOU = 0.3
 # A face in motion when last seen, unseen this many frames and with nothing moving where it
 # was seen, has walked on.
 VACATE_AFTER = 4
+
+# A face found only by the coarse pass below the size it finds reliably (``sure`` False: a
+# quarter of full resolution, where a pattern on a wall passes for a face now and then),
+# looked for this many times by the closer check in vain, with nothing moving in its box
+# since it was found nor now, is a pattern: *muted*, kept but not pixelated (``shown``).
+REFUTED = 2
 
 # Fastest plausible motion, in box sizes per frame.
 MAX_STEP = 0.5
@@ -70,6 +85,9 @@ class Track:
     retake: bool = False  # the picture changed as a whole: take its look anew
     first: bool = False  # found during a first sweep
     walked: bool = False  # it has moved (walked in) between two detections
+    sure: bool = True  # found by a closer look than the coarse pass's below its sure size
+    refuted: int = 0  # closer looks in vain since (``REFUTED``)
+    muted: bool = False  # a pattern, not a face: not pixelated
 
 
 def look(image: npt.NDArray[np.uint8], box: npt.NDArray[np.float32]
@@ -118,21 +136,26 @@ class BoxTracker:
         self.lead = lead
         self.tracks: list[Track] = []
 
-    def update(self, detections: Boxes | Rects | None) -> None:
+    def update(self, detections: Boxes | Rects | None,
+               sure: npt.NDArray[np.bool_] | None = None) -> None:
         """Advance one frame. ``detections`` None: nothing was looked for this frame (tracks
-        coast on their velocity); an empty array: looked, found nothing."""
+        coast on their velocity); an empty array: looked, found nothing. ``sure``: per
+        detection, False for a find of the coarse pass below the size it finds reliably
+        (None: all sure)."""
         for t in self.tracks:
             t.box = t.box + np.tile(t.velocity, 2)
             t.age += 1
             t.unchecked += 1
         if detections is not None and len(detections):
-            self._match(np.asarray(detections, np.float32)[:, :4])
+            dets = np.asarray(detections, np.float32)[:, :4]
+            self._match(dets, np.ones(len(dets), bool) if sure is None else sure)
         self.tracks = [t for t in self.tracks if t.age <= self.hold]
 
-    def _match(self, dets: Rects) -> None:
+    def _match(self, dets: Rects, sure: npt.NDArray[np.bool_]) -> None:
         # Largest first: of several detections of one face (overlapping tiles, two scales)
         # the first updates the track, the others are duplicates.
-        dets = dets[np.argsort(-(dets[:, 2] - dets[:, 0]) * (dets[:, 3] - dets[:, 1]))]
+        order = np.argsort(-(dets[:, 2] - dets[:, 0]) * (dets[:, 3] - dets[:, 1]))
+        dets, sure = dets[order], np.asarray(sure, bool)[order]
         n_old = len(self.tracks)
         scores = _scores(np.array([t.box for t in self.tracks], np.float32).reshape(-1, 4),
                          dets)
@@ -155,7 +178,8 @@ class BoxTracker:
                 best = 0.0  # another face next to it (a still face a walker passes)
             if best <= 0.1:  # a new face: a track of its own
                 matched.add(len(self.tracks))
-                self.tracks.append(Track(d.copy(), d.copy(), np.zeros(2, np.float32)))
+                self.tracks.append(Track(d.copy(), d.copy(), np.zeros(2, np.float32),
+                                         sure=bool(sure[j])))
                 continue
             matched.add(best_i)
             t = self.tracks[best_i]
@@ -165,7 +189,8 @@ class BoxTracker:
                 # whoever was last seen there may still be there. A ghost keeps that place
                 # covered until checks confirm it or it ages out.
                 ghosts.append(Track(t.seen.copy(), t.seen.copy(), np.zeros(2, np.float32),
-                                    t.age, t.hits))
+                                    t.age, t.unchecked, t.in_motion, t.hits,
+                                    sure=t.sure, refuted=t.refuted, muted=t.muted))
             # The track was moved by velocity × age since its last detection.
             last = t.box - np.tile(t.velocity, 2) * t.age
             shift = ((d[:2] + d[2:]) - (last[:2] + last[2:])) / 2
@@ -190,7 +215,8 @@ class BoxTracker:
             if float(np.hypot(*step)) > STILL_SPEED * size:
                 t.walked = True
             t.box, t.seen, t.age, t.hits = d.copy(), d.copy(), 0, t.hits + 1
-            t.unchecked = 0
+            if sure[j]:  # a face after all (a find that is not sure is no closer look)
+                t.unchecked, t.sure, t.refuted, t.muted = 0, True, 0, False
         self.tracks += ghosts
 
     def settle(self, *, hidden: npt.NDArray[np.bool_], vacated: npt.NDArray[np.bool_],
@@ -199,13 +225,18 @@ class BoxTracker:
 
         ``hidden``: something moves across it. The track does not age: a face that reappears
         when a passer-by has passed is still held, and blurred, until a check confirms it.
-        ``vacated``: nothing moves there. A face that was in motion when it was last
+        ``vacated``: nothing moves in its own box. A face that was in motion when it was last
         detected, has been looked for since in vain for ``VACATE_AFTER`` frames or more,
         and has nothing moving where it was, has walked on (or turned away): its anchor is
         dropped when ``let_go`` (what moves is blurred anyway). Where it went, it moves. A
         face seen where nothing moved stays held.
         ``same``: its place looks as it did when it was found (``same_place``): it stays
         held, walked on or not.
+        A track only the coarse pass found (not ``sure``), seen where nothing moved, that the
+        closer check has looked for ``REFUTED`` times in vain (``refute``) and that has
+        nothing moving in its own box is muted: kept (the coarse pass's finds of it go on
+        updating it) but not pixelated. Anything moving in its box unmutes it and starts
+        the count again (someone may be standing there now).
         """
         keep = []
         if same is None:
@@ -213,6 +244,12 @@ class BoxTracker:
         for t, hide, gone, kept in zip(self.tracks, hidden, vacated, same, strict=True):
             if t.age == 0:
                 t.in_motion = not gone
+            if not gone:
+                t.refuted, t.muted = 0, False
+            elif not t.sure and not t.in_motion and t.refuted >= REFUTED:
+                t.muted = True
+            if t.age == 0:
+                pass
             elif hide:
                 t.age -= 1
             elif kept:  # still there: held, not aged, not let go
@@ -261,6 +298,17 @@ class BoxTracker:
                 t.box, t.velocity = t.seen.copy(), np.zeros(2, np.float32)
         return out
 
+    def refute(self, looked: list[Track]) -> None:
+        """``looked``: tracks the detector looked for this frame (taken before ``update``);
+        those not found there count one refutation more."""
+        for t in looked:
+            if t.age > 0:
+                t.refuted += 1
+
+    def shown(self) -> npt.NDArray[np.bool_]:
+        """Per track: is it pixelated (not muted)?"""
+        return np.array([not t.muted for t in self.tracks], bool)
+
     def keep_same(self, same: npt.NDArray[np.bool_]) -> None:
         """Tracks whose place looks the same do not age this frame (``settle`` does this
         too, with the motion layer's view)."""
@@ -272,6 +320,10 @@ class BoxTracker:
         """The picture changed as a whole: every held face's look is taken anew."""
         for t in self.tracks:
             t.look, t.retake = None, True
+
+    def seen_boxes(self) -> Rects:
+        """Where every held face was last detected (its own box)."""
+        return np.array([t.seen for t in self.tracks], np.float32).reshape(-1, 4)
 
     def anchors(self) -> Rects:
         """Where every held face was last detected, enlarged by ``margin``: a face that has
