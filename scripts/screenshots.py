@@ -28,7 +28,7 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-
 
 
 async def main(port: int = 8765) -> None:
-    proc = subprocess.Popen([sys.executable, "-m", "window", "demo", "--port", str(port)],
+    proc = subprocess.Popen([sys.executable, "-m", "window", "demo", "--port", str(port)],  # noqa: ASYNC220
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
         assert proc.stdout is not None
@@ -55,7 +55,8 @@ async def main(port: int = 8765) -> None:
                 page = await browser.new_page(viewport={"width": w, "height": h})
                 await page.goto(url)
                 await page.wait_for_function(
-                    "() => [...document.querySelectorAll('video:not(.hidden)')].every(v => v.videoWidth > 0"
+                    "() => [...document.querySelectorAll('video:not(.hidden)')]"
+                    ".every(v => v.videoWidth > 0"
                     " && v.getVideoPlaybackQuality().totalVideoFrames > 20)", timeout=30000)
                 await asyncio.sleep(2)
                 await page.screenshot(path=str(OUT / name))
