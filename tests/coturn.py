@@ -25,6 +25,23 @@ def free_udp_port() -> int:
         return int(s.getsockname()[1])
 
 
+def answers_allocate(port: int, timeout: float = 0.5) -> bool:
+    """Does a TURN server on ``port`` answer an Allocate request (without credentials: a
+    401 is an answer)? Its log says it started before its UDP listeners serve."""
+    # STUN header: Allocate (0x0003), 8 bytes of attributes, magic cookie, transaction ID;
+    # REQUESTED-TRANSPORT (0x0019): UDP (17).
+    request = (b"\x00\x03\x00\x08\x21\x12\xa4\x42" + os.urandom(12)
+               + b"\x00\x19\x00\x04\x11\x00\x00\x00")
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.settimeout(timeout)
+        s.sendto(request, ("127.0.0.1", port))
+        try:
+            reply = s.recv(2048)
+        except OSError:
+            return False
+    return len(reply) >= 20 and reply[8:20] == request[8:20]
+
+
 @contextmanager
 def coturn(tmp: Path) -> Iterator[str]:
     """Yields the TURN URL; the server allows loopback peers, REST-API credentials only."""
@@ -43,13 +60,12 @@ def coturn(tmp: Path) -> Iterator[str]:
          "--simple-log", "-v", "--pidfile", str(tmp / "turn.pid")],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 10
-        while not (log.exists() and "Total General servers" in log.read_text(errors="replace")):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                break
-            time.sleep(0.1)
-        time.sleep(0.3)
-        assert proc.poll() is None, "coturn did not start: " + (
+        deadline = time.monotonic() + 20
+        ready = False
+        while not ready and proc.poll() is None and time.monotonic() < deadline:
+            ready = answers_allocate(port)
+            time.sleep(0 if ready else 0.1)
+        assert ready, "coturn did not start: " + (
             log.read_text(errors="replace")[-2000:] if log.exists() else "")
         yield f"turn:127.0.0.1:{port}?transport=udp"
     finally:

@@ -15,6 +15,12 @@ async def _no_send(*args: object, **kwargs: object) -> None:
     return None
 
 
+def _retrieve(task: asyncio.Future[None]) -> None:
+    """Take a finished close's outcome (a broken peer's error is of no further use)."""
+    if not task.cancelled():
+        task.exception()
+
+
 # Seconds a peer connection's close may take before it is dropped.
 PC_CLOSE_TIMEOUT_S = 5.0
 
@@ -37,8 +43,13 @@ async def close_pc(pc: RTCPeerConnection) -> None:
         connection = getattr(dtls.transport, "_connection", None) if dtls else None
         if connection is not None:
             connection.query_consent = _no_send
+    # Shielded: a second close() awaits the first one's future, and cancelling that wait
+    # (a timeout here, a task cancelled on shutdown) cancelled the future itself; the first
+    # close() then failed at its end with InvalidStateError, in a task nobody awaited.
+    closing = asyncio.ensure_future(pc.close())
+    closing.add_done_callback(_retrieve)
     try:
-        await asyncio.wait_for(pc.close(), PC_CLOSE_TIMEOUT_S)
+        await asyncio.wait_for(asyncio.shield(closing), PC_CLOSE_TIMEOUT_S)
     except TimeoutError:
         # A close that never finishes (seen once in a while on shutdown) must not hold the
         # relay's shutdown or the reaper: what is left of the connection is dropped.
