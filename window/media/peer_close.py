@@ -4,6 +4,7 @@ consent check may start after ``close()``, and a close that never finishes is dr
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 
 from aiortc import RTCPeerConnection
@@ -13,12 +14,6 @@ log = logging.getLogger("window.relay")
 
 async def _no_send(*args: object, **kwargs: object) -> None:
     return None
-
-
-def _retrieve(task: asyncio.Future[None]) -> None:
-    """Take a finished close's outcome (a broken peer's error is of no further use)."""
-    if not task.cancelled():
-        task.exception()
 
 
 # Seconds a peer connection's close may take before it is dropped.
@@ -43,13 +38,24 @@ async def close_pc(pc: RTCPeerConnection) -> None:
         connection = getattr(dtls.transport, "_connection", None) if dtls else None
         if connection is not None:
             connection.query_consent = _no_send
-    # Shielded: a second close() awaits the first one's future, and cancelling that wait
-    # (a timeout here, a task cancelled on shutdown) cancelled the future itself; the first
-    # close() then failed at its end with InvalidStateError, in a task nobody awaited.
-    closing = asyncio.ensure_future(pc.close())
-    closing.add_done_callback(_retrieve)
+    if pc.signalingState == "closed":
+        # A close is under way (aiortc closes a peer itself when DTLS fails). Awaiting its
+        # close() would wait on that close's own future, and giving the wait up (the timeout
+        # here, a task cancelled on shutdown) would cancel that future: the close under way
+        # then fails at its end with InvalidStateError, in a task nobody awaits. So: watch.
+        closed = asyncio.Event()
+
+        @pc.on("connectionstatechange")
+        def _state() -> None:
+            if pc.connectionState == "closed":
+                closed.set()
+
+        if pc.connectionState != "closed":
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(closed.wait(), PC_CLOSE_TIMEOUT_S)
+        return
     try:
-        await asyncio.wait_for(asyncio.shield(closing), PC_CLOSE_TIMEOUT_S)
+        await asyncio.wait_for(pc.close(), PC_CLOSE_TIMEOUT_S)
     except TimeoutError:
         # A close that never finishes (seen once in a while on shutdown) must not hold the
         # relay's shutdown or the reaper: what is left of the connection is dropped.
